@@ -699,8 +699,8 @@ impl<'a> Loop<'a> {
                 PhaseAt {
                     n,
                     dir: it.to_path_buf(),
-                    result_path: result_path,
-                    registry: registry,
+                    result_path,
+                    registry,
                 },
                 Phase::Reflection,
             );
@@ -733,8 +733,8 @@ impl<'a> Loop<'a> {
                 PhaseAt {
                     n,
                     dir: it.to_path_buf(),
-                    result_path: result_path,
-                    registry: registry,
+                    result_path,
+                    registry,
                 },
                 Phase::Build,
             );
@@ -846,7 +846,7 @@ impl<'a> Loop<'a> {
                         PhaseAt {
                             n,
                             dir: it.join(&phase),
-                            result_path: result_path,
+                            result_path,
                             registry: &registry,
                         },
                         Phase::Build,

@@ -287,6 +287,25 @@ def ratio(res):
     return statistics.median(r[0] / o[0] for o, r in zip(res["ours"], res["ref"]))
 
 
+def filesystem_of(path):
+    """The mount point and type of the filesystem holding path (from /proc/mounts)."""
+    path = os.path.realpath(path)
+    best = ("?", "?")
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                mnt = parts[1].replace("\\040", " ")
+                inside = path == mnt or path.startswith(mnt.rstrip("/") + "/")
+                if inside and (best[0] == "?" or len(mnt) >= len(best[0])):
+                    best = (mnt, parts[2])
+    except OSError:
+        pass
+    return best
+
+
 def loadavg():
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -357,7 +376,9 @@ def main():
                  "per-pair ratios.")
     lines.append("RSS: peak resident set (wait4 ru_maxrss) of a separate execution spawned via "
                  "/bin/sh; includes waited-for children (b: the Python verifier).")
-    lines.append(f"load average before/after: {load_before} / {load_after}")
+    mnt, fstype = filesystem_of(tempfile.gettempdir())
+    lines.append(f"workspaces in {tempfile.gettempdir()} ({fstype} on {mnt}; set TMPDIR to "
+                 f"change); load average before/after: {load_before} / {load_after}")
     if b2 is not None:
         lines.append(f"b': python3 on the caller's PATH is {caller_py} "
                      f"({'a script, e.g. a pyenv shim' if caller_py and not is_elf(caller_py) else 'another interpreter'}); "
@@ -371,8 +392,11 @@ def main():
         lines.append(f"{mib:>10} {med_ms(ours):>9.1f} {med_rss_mib(ours):>13.1f} "
                      f"{med_ms(dd):>9.1f} {med_ms(ours) / med_ms(dd):>7.1f}x")
     growth = med_rss_mib(c[-1][1]) / med_rss_mib(c[0][1])
-    lines.append(f"RSS growth {c[0][0]} -> {c[-1][0]} MiB of output: {growth:.2f}x "
-                 f"(dd = dd if=/dev/zero bs=1M, same filesystem, no fsync)")
+    lines.append(f"RSS growth {c[0][0]} -> {c[-1][0]} MiB of output: {growth:.2f}x"
+                 + (f"; {c[1][0]} -> {c[-1][0]} MiB: "
+                    f"{med_rss_mib(c[-1][1]) / med_rss_mib(c[1][1]):.2f}x" if len(c) > 2 else ""))
+    lines.append("dd = dd if=/dev/zero bs=1M count=N into the same filesystem (no fsync); "
+                 "the physical limit of writing N MiB.")
 
     report = "\n".join(lines)
     print("\n" + report)

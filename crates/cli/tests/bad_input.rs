@@ -496,3 +496,51 @@ fn resume_of_an_unknown_run_is_a_clear_error() {
         "cannot resume run nope",
     );
 }
+
+#[test]
+fn huge_agent_output_is_streamed_with_flat_memory() {
+    let ws = example_workspace();
+    let bytes: u64 = 300 << 20;
+    let scenario =
+        script(json!({"iterations": {"1": {"attempt": {"demo": true, "stdout_bytes": bytes}}}}));
+    let child = bin()
+        .args([
+            "run",
+            "--runner",
+            "fake",
+            "--task",
+            "task.md",
+            "--iterations",
+            "1",
+            "--fake-script",
+        ])
+        .arg(&scenario)
+        .current_dir(ws.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for the child we spawned.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    assert_eq!(libc::WEXITSTATUS(status), 3);
+    let run = only_run(ws.path());
+    let out = iteration(&run, 1).join("attempt.stdout.txt");
+    assert!(
+        fs::metadata(&out).unwrap().len() >= bytes,
+        "the whole output is on disk"
+    );
+    let peak_mib = usage.ru_maxrss / 1024;
+    assert!(
+        peak_mib < 64,
+        "peak RSS {peak_mib} MiB for {} MiB of output",
+        bytes >> 20
+    );
+    let r1 = read_json(&iteration(&run, 1).join("result.json"));
+    assert!(r1["harness_usage"]["inference_sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s.as_str().unwrap().ends_with("attempt.stdout.txt")));
+}

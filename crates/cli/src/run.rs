@@ -8,7 +8,10 @@ use harnessgym_core::config::{values_from_json, RunConfig, RunValues};
 use harnessgym_core::fsx;
 use harnessgym_core::harness::activation::McpNotSupported;
 use harnessgym_core::orchestrator::{self, Ending, RunOutcome, RunRequest, StartError};
+use harnessgym_core::runner::claude::ClaudeRunner;
+use harnessgym_core::runner::codex::CodexRunner;
 use harnessgym_core::runner::fake::{FakeRunner, FakeScript};
+use harnessgym_core::runner::preflight;
 use harnessgym_core::runner::Runner;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -59,6 +62,9 @@ pub struct RunArgs {
     /// Extra argument for Claude Code (repeatable; use --claude-extra-arg=--flag for dashes).
     #[arg(long = "claude-extra-arg", allow_hyphen_values = true)]
     claude_extra_args: Vec<String>,
+    /// Extra argument for every `codex exec` (repeatable; use --codex-extra-arg=-c for dashes).
+    #[arg(long = "codex-extra-arg", allow_hyphen_values = true)]
+    codex_extra_args: Vec<String>,
     /// Run id (letters, digits, '-', '_', '.'); generated when absent.
     #[arg(long)]
     run_id: Option<String>,
@@ -129,6 +135,7 @@ impl RunArgs {
             claude_permission_mode: self.claude_permission_mode,
             claude_max_budget_usd: self.claude_max_budget_usd,
             claude_extra_args: self.claude_extra_args,
+            codex_extra_args: self.codex_extra_args,
             run_id: self.run_id,
             build_after_solve: self.build_after_solve,
             stop_score: self.stop_score,
@@ -175,11 +182,27 @@ pub fn main(args: RunArgs) -> ExitCode {
             };
             Box::new(FakeRunner::new(script))
         }
+        "exec" => Box::new(CodexRunner::new(
+            &config.codex_bin,
+            &config.codex_extra_args,
+        )),
+        "claude" => Box::new(ClaudeRunner::new(&config)),
         other => {
-            eprintln!("harnessgym: error: the {other} runner is not available in this build yet; use --runner fake");
+            eprintln!("harnessgym: error: the {other} runner is not available in this build yet; use exec, claude or fake");
             return ExitCode::from(exit::USAGE);
         }
     };
+    match preflight::check(&config) {
+        Ok(report) => {
+            for w in report.warnings {
+                eprintln!("harnessgym: warning: {w}");
+            }
+        }
+        Err(message) => {
+            eprintln!("harnessgym: error: {message}");
+            return ExitCode::from(exit::ERROR);
+        }
+    }
 
     let cancel = CancelToken::new();
     install_signal_handlers(&cancel);

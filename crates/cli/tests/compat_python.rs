@@ -14,6 +14,7 @@ use std::process::Command;
 const OUR_EXTRA_KEYS: &[(&str, &str)] = &[
     ("run_config.json", "fake_script"),
     ("run_config.json", "task_text"),
+    ("run_config.json", "codex_extra_args"),
     ("run_config.json", "tool"),
     ("summary.json", "best_reported_score"),
     ("summary.json", "errors"),

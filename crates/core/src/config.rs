@@ -67,6 +67,8 @@ pub struct RunConfig {
     pub claude_permission_mode: String,
     pub claude_max_budget_usd: Option<f64>,
     pub claude_extra_args: Vec<String>,
+    /// Extra arguments for every `codex exec` (e.g. a model provider), after ours.
+    pub codex_extra_args: Vec<String>,
     pub run_id: Option<String>,
     pub build_after_solve: bool,
     pub stop_score: Option<f64>,
@@ -104,6 +106,7 @@ pub struct RunValues {
     pub claude_permission_mode: String,
     pub claude_max_budget_usd: Option<f64>,
     pub claude_extra_args: Vec<String>,
+    pub codex_extra_args: Vec<String>,
     pub run_id: Option<String>,
     pub build_after_solve: bool,
     pub stop_score: Option<f64>,
@@ -140,6 +143,7 @@ impl Default for RunValues {
             claude_permission_mode: "bypassPermissions".into(),
             claude_max_budget_usd: None,
             claude_extra_args: Vec::new(),
+            codex_extra_args: Vec::new(),
             run_id: None,
             build_after_solve: false,
             stop_score: None,
@@ -261,6 +265,7 @@ impl RunConfig {
             claude_permission_mode: v.claude_permission_mode,
             claude_max_budget_usd: v.claude_max_budget_usd,
             claude_extra_args: v.claude_extra_args,
+            codex_extra_args: v.codex_extra_args,
             run_id: v.run_id,
             build_after_solve: v.build_after_solve,
             stop_score: v.stop_score,
@@ -362,6 +367,7 @@ impl RunConfig {
             json!(self.claude_max_budget_usd),
         );
         put(&mut map, "claude_extra_args", json!(self.claude_extra_args));
+        put(&mut map, "codex_extra_args", json!(self.codex_extra_args));
         put(&mut map, "build_after_solve", json!(self.build_after_solve));
         put(&mut map, "stop_score", json!(self.stop_score));
         put(&mut map, "score_key", json!(self.score_key));
@@ -456,6 +462,16 @@ pub fn values_from_json(map: &Object) -> Result<RunValues, ConfigError> {
         claude_max_budget_usd: f("claude_max_budget_usd"),
         claude_extra_args: map
             .get("claude_extra_args")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        codex_extra_args: map
+            .get("codex_extra_args")
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()

@@ -1,7 +1,11 @@
 //! Runners drive an agent through the three phases of an iteration. The orchestrator hands a
 //! runner a rendered prompt and a session id and gets back a [`RunnerResult`].
 
+pub mod agent_cli;
+pub mod claude;
+pub mod codex;
 pub mod fake;
+pub mod preflight;
 pub mod process;
 
 use crate::cancel::CancelToken;

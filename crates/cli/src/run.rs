@@ -12,6 +12,7 @@ use harnessgym_core::runner::claude::ClaudeRunner;
 use harnessgym_core::runner::codex::CodexRunner;
 use harnessgym_core::runner::fake::{FakeRunner, FakeScript};
 use harnessgym_core::runner::preflight;
+use harnessgym_core::runner::tui_goal::TuiGoalRunner;
 use harnessgym_core::runner::Runner;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -187,6 +188,7 @@ pub fn main(args: RunArgs) -> ExitCode {
             &config.codex_extra_args,
         )),
         "claude" => Box::new(ClaudeRunner::new(&config)),
+        "tui-goal" => Box::new(TuiGoalRunner::new(&config.codex_bin)),
         other => {
             eprintln!("harnessgym: error: the {other} runner is not available in this build yet; use exec, claude or fake");
             return ExitCode::from(exit::USAGE);

@@ -56,7 +56,6 @@ pub fn to_pretty(value: &Value) -> String {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
@@ -67,7 +66,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
+        let mut file = match fs::File::create(&tmp) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(dir)?;
+                fs::File::create(&tmp)?
+            }
+            other => other?,
+        };
         file.write_all(bytes)?;
         drop(file);
         fs::rename(&tmp, path)
@@ -81,6 +86,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Writes a JSON value atomically in the on-disk convention (sorted keys, 2 spaces, newline).
 pub fn write_json(path: &Path, value: &Value) -> io::Result<()> {
     write_atomic(path, to_pretty(value).as_bytes())
+}
+
+/// Like [`write_json`], but leaves the file alone when it already holds exactly this content
+/// (a read is much cheaper than a rename that makes the filesystem flush).
+pub fn write_json_if_changed(path: &Path, value: &Value) -> io::Result<()> {
+    let text = to_pretty(value);
+    if fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(());
+    }
+    write_atomic(path, text.as_bytes())
 }
 
 /// Reads a JSON object. A missing file is `Ok(None)`; anything else that is not an object is an error

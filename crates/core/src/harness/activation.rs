@@ -110,7 +110,7 @@ pub fn activate(
         "warnings": warnings,
         "quality_gate": quality_gate,
     });
-    fsx::write_json(&harness_dir(workspace).join("activation.json"), &report)?;
+    fsx::write_json_if_changed(&harness_dir(workspace).join("activation.json"), &report)?;
     Ok(report)
 }
 

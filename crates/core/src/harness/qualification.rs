@@ -22,7 +22,8 @@ pub fn capture_template(workspace: &Path, template: &Path) -> io::Result<Value> 
 }
 
 /// One qualification attempt into `qdir`: template + harness bundle, activated fresh, with
-/// quarantine flags stripped so every artifact is re-tested. Writes and returns the report.
+/// quarantine flags stripped so every artifact is re-tested. Returns the report; the caller writes
+/// it to `<qdir>/qualification.json` once the verdict is added.
 pub fn qualify(
     workspace: &Path,
     template: &Path,
@@ -62,7 +63,6 @@ pub fn qualify(
         "failed_artifacts": failed,
         "registry_artifact_count": registry.artifacts.len(),
     });
-    fsx::write_json(&qdir.join("qualification.json"), &report)?;
     Ok(report)
 }
 

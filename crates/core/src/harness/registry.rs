@@ -246,9 +246,12 @@ impl Registry {
     }
 
     /// Registers files found under the artifact directories that are not registered yet (with
-    /// `iteration`), forgets entries whose files are gone, and saves.
+    /// `iteration`), forgets entries whose files are gone, and saves when anything changed or the
+    /// file does not exist yet.
     pub fn sync_from_files(&mut self, workspace: &Path, iteration: Option<i64>) -> io::Result<()> {
         let hg = ensure_harness_dirs(workspace)?;
+        let before = self.artifacts.len();
+        let mut added = false;
         self.artifacts.retain(|a| {
             fsx::contained(workspace, &a.path).is_some_and(|p| p.symlink_metadata().is_ok())
         });
@@ -284,9 +287,13 @@ impl Registry {
                     .metadata
                     .insert("source".into(), json!("filesystem-sync"));
                 self.artifacts.push(artifact);
+                added = true;
             }
         }
-        self.save(workspace)
+        if added || self.artifacts.len() != before || !Registry::path(workspace).exists() {
+            self.save(workspace)?;
+        }
+        Ok(())
     }
 }
 

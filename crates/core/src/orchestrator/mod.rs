@@ -299,7 +299,9 @@ impl<'a> Loop<'a> {
 
     fn setup(&mut self) -> io::Result<()> {
         let mut registry = self.load_registry()?;
-        registry.save(&self.config.workspace)?;
+        if !Registry::path(self.ws()).exists() {
+            registry.save(&self.config.workspace)?;
+        }
         if self.resume {
             self.load_previous_state();
         } else {
@@ -542,19 +544,27 @@ impl<'a> Loop<'a> {
         };
         self.progress
             .phase_finished(n, "attempt", &attempt.status, attempt.duration_seconds);
-        let data = doc
-            .update(json!({"phases": {"attempt": attempt.to_json()}}))?
-            .clone();
-        if matches!(data.get("status"), Some(Value::String(s)) if s == "running")
-            || !data.contains_key("status")
-        {
-            let status = match attempt.status.as_str() {
-                "timeout" | "completed" => "incomplete",
-                "cancelled" => "interrupted",
-                other => other,
-            };
-            doc.update(json!({"status": status}))?;
+        // Record the phase, and replace a status still at "running" from the runner's status.
+        let phase_json = json!({"phases": {"attempt": attempt.to_json()}});
+        let fallback = match attempt.status.as_str() {
+            "timeout" | "completed" => "incomplete",
+            "cancelled" => "interrupted",
+            other => other,
         }
+        .to_string();
+        let record_attempt = move |data: &mut Object| {
+            if let Value::Object(updates) = phase_json {
+                result::deep_merge(data, updates);
+            }
+            let open = match data.get("status") {
+                None => true,
+                Some(Value::String(s)) => s == "running",
+                Some(_) => false,
+            };
+            if open {
+                data.insert("status".into(), json!(fallback));
+            }
+        };
         let mut record = IterationRecord {
             iteration: n,
             status: String::new(),
@@ -565,30 +575,50 @@ impl<'a> Loop<'a> {
             repairs: Vec::new(),
             solved: false,
         };
-        if self.cancel.is_cancelled() {
-            return self.interrupted(record, &mut doc);
-        }
-
-        if let Some(cmd) = self.config.post_attempt_command.clone() {
-            self.progress.phase_started(n, "post_attempt");
-            let post = post_command::run(&self.config, &cmd, &it, "post_attempt", &self.cancel)?;
-            self.progress
-                .phase_finished(n, "post_attempt", &post.status, post.duration_seconds);
-            self.apply_post(&mut doc, &post)?;
+        let usage_for = |registry: &Registry, data: &Object| {
+            usage::harness_usage(&usage::UsageInputs {
+                activation: &activation,
+                registry_paths: registry.artifacts.iter().map(|a| a.path.clone()).collect(),
+                result: data,
+                attempt: Some(&attempt),
+                telemetry: &telemetry,
+                telemetry_offset: offset,
+            })
+        };
+        let cmd = self.config.post_attempt_command.clone();
+        if cmd.is_some() || self.cancel.is_cancelled() {
+            doc.update_with(record_attempt)?;
             if self.cancel.is_cancelled() {
                 return self.interrupted(record, &mut doc);
             }
+            if let Some(cmd) = cmd {
+                self.progress.phase_started(n, "post_attempt");
+                let post =
+                    post_command::run(&self.config, &cmd, &it, "post_attempt", &self.cancel)?;
+                self.progress.phase_finished(
+                    n,
+                    "post_attempt",
+                    &post.status,
+                    post.duration_seconds,
+                );
+                self.apply_post(&mut doc, &post)?;
+                if self.cancel.is_cancelled() {
+                    return self.interrupted(record, &mut doc);
+                }
+            }
+            doc.update_with(|data| {
+                let u = usage_for(&registry, data);
+                data.insert("harness_usage".into(), u);
+            })?;
+        } else {
+            // One write for the phase record and the usage: the agent is not running meanwhile.
+            doc.update_with(|data| {
+                record_attempt(data);
+                let u = usage_for(&registry, data);
+                data.insert("harness_usage".into(), u);
+            })?;
         }
-        let usage_inputs = usage::UsageInputs {
-            activation: &activation,
-            registry_paths: registry.artifacts.iter().map(|a| a.path.clone()).collect(),
-            result: &doc.read().clone(),
-            attempt: Some(&attempt),
-            telemetry: &telemetry,
-            telemetry_offset: offset,
-        };
-        let harness_usage = usage::harness_usage(&usage_inputs);
-        let data = doc.update(json!({"harness_usage": harness_usage}))?.clone();
+        let data = doc.data().clone();
         let score = extract_score(&data, &self.config.score_key);
         self.checkpoint_decision(n, score, &data, &mut doc)?;
 
@@ -596,8 +626,7 @@ impl<'a> Loop<'a> {
         let done = self.stop_rule(&data);
         if self.config.attempt_only || (done && !(self.config.build_after_solve && verified_solve))
         {
-            record.solved = done;
-            return self.close_iteration(record, &mut doc, done);
+            return self.close_iteration(record, &mut doc, |_| done);
         }
 
         // Reflect and build, in the attempt's session.
@@ -609,19 +638,19 @@ impl<'a> Loop<'a> {
             return self.interrupted(record, &mut doc);
         }
         let Some(build) = build else {
-            return self.close_iteration(record, &mut doc, false);
+            return self.close_iteration(record, &mut doc, |_| false);
         };
         let (final_registry, gate) =
             self.finalize_artifacts(n, &it, &result_path, &mut doc, &build, &mut record)?;
-        doc.update(json!({
+        let registry_fields = json!({
             "registry_artifact_count": final_registry.artifacts.len(),
             "registry_path": Registry::path(self.ws()).to_string_lossy(),
             "harness_quality_gate": gate,
-        }))?;
+        });
 
         if done {
             // Solved before the build: the build may have touched task files, so check again.
-            let solved = match self.config.post_attempt_command.clone() {
+            let reverified = match self.config.post_attempt_command.clone() {
                 Some(cmd) => {
                     let post =
                         post_command::run(&self.config, &cmd, &it, "post_build", &self.cancel)?;
@@ -630,49 +659,57 @@ impl<'a> Loop<'a> {
                 }
                 None => true,
             };
-            doc.update(json!({"primary_task_solved_before_build": true, "primary_task_reverified_after_build": solved}))?;
-            record.solved = solved;
-            return self.close_iteration(record, &mut doc, solved);
+            return self.close_iteration(record, &mut doc, |data| {
+                if let Value::Object(fields) = registry_fields {
+                    result::deep_merge(data, fields);
+                }
+                data.insert("primary_task_solved_before_build".into(), json!(true));
+                data.insert(
+                    "primary_task_reverified_after_build".into(),
+                    json!(reverified),
+                );
+                reverified
+            });
         }
 
-        let usage_inputs = usage::UsageInputs {
-            activation: &activation,
-            registry_paths: final_registry
+        // The usage again, now that the registry knows what the build made.
+        let paths_changed = final_registry.artifacts.len() != registry.artifacts.len()
+            || final_registry
                 .artifacts
                 .iter()
-                .map(|a| a.path.clone())
-                .collect(),
-            result: &doc.read().clone(),
-            attempt: Some(&attempt),
-            telemetry: &telemetry,
-            telemetry_offset: offset,
-        };
-        let harness_usage = usage::harness_usage(&usage_inputs);
-        let data = doc.update(json!({"harness_usage": harness_usage}))?.clone();
-        let status = data.get("status");
-        let open = matches!(status, None | Some(Value::Null))
-            || matches!(
-                status.and_then(Value::as_str),
-                Some("running" | "blocked" | "incomplete")
-            );
-        if open && build.status == "completed" && !is_solved_and_verified(&data) {
-            doc.update(json!({"status": "tooling_built"}))?;
-        }
-        let done = self.stop_rule(doc.data());
-        record.solved = done;
-        self.close_iteration(record, &mut doc, done)
+                .zip(&registry.artifacts)
+                .any(|(a, b)| a.path != b.path);
+        let build_completed = build.status == "completed";
+        let stop_score = self.config.stop_score;
+        let (score_key, objective) = (self.config.score_key.clone(), self.objective);
+        self.close_iteration(record, &mut doc, |data| {
+            if let Value::Object(fields) = registry_fields {
+                result::deep_merge(data, fields);
+            }
+            if paths_changed {
+                let u = usage_for(&final_registry, data);
+                data.insert("harness_usage".into(), u);
+            }
+            let status = data.get("status");
+            let open = matches!(status, None | Some(Value::Null))
+                || matches!(
+                    status.and_then(Value::as_str),
+                    Some("running" | "blocked" | "incomplete")
+                );
+            if open && build_completed && !is_solved_and_verified(data) {
+                data.insert("status".into(), json!("tooling_built"));
+            }
+            stop_rule(data, stop_score, &score_key, objective)
+        })
     }
 
-    /// Stop when solved and verified (no stop score), or when a verified score reaches the stop score.
     fn stop_rule(&self, data: &Object) -> bool {
-        match self.config.stop_score {
-            None => is_solved_and_verified(data),
-            Some(stop) => {
-                is_verified(data)
-                    && extract_score(data, &self.config.score_key)
-                        .is_some_and(|s| self.objective.reaches(s, stop))
-            }
-        }
+        stop_rule(
+            data,
+            self.config.stop_score,
+            &self.config.score_key,
+            self.objective,
+        )
     }
 
     fn reflect_and_build(
@@ -793,9 +830,6 @@ impl<'a> Loop<'a> {
                     "active_tool_count": gate["active_tool_count"], "inactive_mcp_count": gate["inactive_mcp_count"],
                     "failed_artifacts": report["failed_artifacts"],
                 }));
-                // Replace, not merge: a second attempt's report must not inherit the first's keys.
-                doc.update(json!({"artifact_qualification": Value::Null}))?;
-                doc.update(json!({"artifact_qualification": report}))?;
                 if status == "passed" {
                     // Only what this iteration built was exercised here; earlier verdicts stand.
                     let candidates: Vec<String> = registry
@@ -815,12 +849,16 @@ impl<'a> Loop<'a> {
                         n,
                     );
                     report["qualified_artifacts"] = json!(qualified);
-                    fsx::write_json(&report_path, &report)?;
                     registry.save(self.ws())?;
-                    doc.update(
-                        json!({"artifact_qualification": {"qualified_artifacts": qualified}}),
-                    )?;
                     passed = true;
+                }
+                fsx::write_json(&report_path, &report)?;
+                // Replace, not merge: a later attempt's report must not inherit an earlier one's keys.
+                let stored = report.clone();
+                doc.update_with(|data| {
+                    data.insert("artifact_qualification".into(), stored);
+                })?;
+                if passed {
                     break;
                 }
                 last_report = report;
@@ -1050,15 +1088,20 @@ impl<'a> Loop<'a> {
         self.checkpoint.insert("latest".into(), manifest);
     }
 
+    /// The iteration's last write: `finish` applies final updates and says whether it solved the
+    /// task; the finished marker (what `--resume` looks for) goes in the same write.
     fn close_iteration(
         &mut self,
         mut record: IterationRecord,
         doc: &mut ResultDoc,
-        solved: bool,
+        finish: impl FnOnce(&mut Object) -> bool,
     ) -> io::Result<Step> {
-        let data = doc.update(
-            json!({"harnessgym_finished_at": fsx::utc_now(), "harnessgym_solved": solved}),
-        )?;
+        let mut solved = false;
+        let data = doc.update_with(|data| {
+            solved = finish(data);
+            data.insert("harnessgym_finished_at".into(), json!(fsx::utc_now()));
+            data.insert("harnessgym_solved".into(), json!(solved));
+        })?;
         record.status = status_of(data);
         record.solved = solved;
         self.records.push(record);
@@ -1256,6 +1299,22 @@ impl<'a> Loop<'a> {
             "errors": self.errors,
         });
         fsx::write_json(&self.dir.join("summary.json"), &summary)
+    }
+}
+
+/// Stop when solved and verified (no stop score), or when a verified score reaches the stop score.
+fn stop_rule(
+    data: &Object,
+    stop_score: Option<f64>,
+    score_key: &str,
+    objective: Objective,
+) -> bool {
+    match stop_score {
+        None => is_solved_and_verified(data),
+        Some(stop) => {
+            is_verified(data)
+                && extract_score(data, score_key).is_some_and(|s| objective.reaches(s, stop))
+        }
     }
 }
 

@@ -75,10 +75,17 @@ impl ResultDoc {
 
     /// Deep-merges `updates`, stamps `updated_at`, writes atomically, and returns the merged data.
     pub fn update(&mut self, updates: Value) -> io::Result<&Object> {
+        self.update_with(|data| {
+            if let Value::Object(updates) = updates {
+                deep_merge(data, updates);
+            }
+        })
+    }
+
+    /// Re-reads the file, applies `change` to its content, stamps `updated_at` and writes once.
+    pub fn update_with(&mut self, change: impl FnOnce(&mut Object)) -> io::Result<&Object> {
         self.read();
-        if let Value::Object(updates) = updates {
-            deep_merge(&mut self.last, updates);
-        }
+        change(&mut self.last);
         self.last.insert("updated_at".into(), json!(fsx::utc_now()));
         fsx::write_json(&self.path, &Value::Object(self.last.clone()))?;
         Ok(&self.last)

@@ -153,134 +153,170 @@ struct ToolEvidence {
     near_tool_word: bool,
 }
 
-/// Streams the sources once, in overlapping chunks, collecting evidence for each token.
+/// A byte pattern searched for in the (ASCII-lowercased) output.
+struct Needle {
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl Needle {
+    fn new(text: String) -> Needle {
+        Needle {
+            finder: memchr::memmem::Finder::new(text.as_bytes()).into_owned(),
+        }
+    }
+    fn found(&self, hay: &[u8]) -> bool {
+        self.finder.find(hay).is_some()
+    }
+}
+
+struct ToolForms {
+    name: String,
+    mcp: Vec<Needle>,
+    dunder: Vec<Needle>,
+    quoted: Vec<Needle>,
+    words: Vec<String>,
+}
+
+/// Streams the sources once each, in overlapping chunks through one reused buffer, collecting
+/// evidence for each token. Matching is ASCII case-insensitive on raw bytes (no decoding).
 fn infer(
     sources: &[PathBuf],
     tools: &BTreeSet<String>,
     artifacts: &BTreeSet<String>,
 ) -> (BTreeSet<String>, BTreeSet<String>) {
-    let tool_forms: Vec<(String, Vec<String>)> = tools
+    let tool_forms: Vec<ToolForms> = tools
         .iter()
         .map(|t| {
-            let low = t.to_lowercase();
+            let low = t.to_ascii_lowercase();
             let last = low.rsplit('/').next().unwrap_or(&low).to_string();
             let forms = if last != low {
                 vec![low, last]
             } else {
                 vec![low]
             };
-            (t.clone(), forms)
+            ToolForms {
+                name: t.clone(),
+                mcp: forms
+                    .iter()
+                    .map(|f| Needle::new(format!("mcp__{f}")))
+                    .collect(),
+                dunder: forms
+                    .iter()
+                    .map(|f| Needle::new(format!("__{f}")))
+                    .collect(),
+                quoted: forms
+                    .iter()
+                    .map(|f| Needle::new(format!("\"{f}\"")))
+                    .collect(),
+                words: forms,
+            }
         })
         .collect();
     let mut basenames: BTreeMap<String, usize> = BTreeMap::new();
     for a in artifacts {
         *basenames.entry(basename(a)).or_default() += 1;
     }
-    let artifact_forms: Vec<(String, Vec<String>)> = artifacts
+    let artifact_forms: Vec<(String, Vec<Needle>, usize)> = artifacts
         .iter()
         .map(|a| {
-            let low = a.to_lowercase();
+            let low = a.to_ascii_lowercase();
             let base = basename(a);
             let distinctive =
                 base != low && basenames[&base] == 1 && !GENERIC_NAMES.contains(&base.as_str());
-            (
-                a.clone(),
-                if distinctive {
-                    vec![low, base]
-                } else {
-                    vec![low]
-                },
-            )
+            let len = low.len();
+            let forms = if distinctive {
+                vec![low, base]
+            } else {
+                vec![low]
+            };
+            (a.clone(), forms.into_iter().map(Needle::new).collect(), len)
         })
         .collect();
-    let mut evidence: BTreeMap<&str, ToolEvidence> = BTreeMap::new();
-    let mut found_artifacts = BTreeSet::new();
-    let (mut any_mcp, mut any_tools_call) = (false, false);
-    let overlap = tool_forms
+    let longest = tool_forms
         .iter()
-        .chain(&artifact_forms)
-        .flat_map(|(_, f)| f)
-        .map(String::len)
+        .flat_map(|t| t.words.iter().map(String::len))
+        .chain(artifact_forms.iter().map(|a| a.2))
         .max()
-        .unwrap_or(0)
-        + 40;
+        .unwrap_or(0);
+    let overlap = longest + 72;
+    let mut evidence: Vec<ToolEvidence> =
+        tool_forms.iter().map(|_| ToolEvidence::default()).collect();
+    let mut found_artifacts = BTreeSet::new();
+    let (mcp_any, tools_call_any) = (
+        Needle::new("mcp__".into()),
+        Needle::new("tools/call".into()),
+    );
+    let (mut any_mcp, mut any_tools_call) = (false, false);
+    let mut buf = vec![0u8; CHUNK + overlap];
 
     for path in sources {
         let Ok(mut file) = std::fs::File::open(path) else {
             continue;
         };
-        let mut carry = String::new();
-        let mut buf = vec![0u8; CHUNK];
+        let mut kept = 0;
         loop {
-            let n = match file.read(&mut buf) {
+            let n = match file.read(&mut buf[kept..]) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let text = carry.clone() + &String::from_utf8_lossy(&buf[..n]).to_lowercase();
-            any_mcp |= text.contains("mcp__");
-            any_tools_call |= text.contains("tools/call");
-            for (name, forms) in &tool_forms {
-                let e = evidence.entry(name.as_str()).or_default();
-                for f in forms {
-                    e.mcp_prefixed |= text.contains(&format!("mcp__{f}"));
-                    e.dunder |= text.contains(&format!("__{f}"));
-                    e.quoted |= text.contains(&format!("\"{f}\""));
-                    e.near_tool_word |= word_near_tool(&text, f);
-                }
+            buf[kept..kept + n].make_ascii_lowercase();
+            let hay = &buf[..kept + n];
+            any_mcp |= mcp_any.found(hay);
+            any_tools_call |= tools_call_any.found(hay);
+            for (forms, e) in tool_forms.iter().zip(evidence.iter_mut()) {
+                e.mcp_prefixed |= forms.mcp.iter().any(|f| f.found(hay));
+                e.dunder |= forms.dunder.iter().any(|f| f.found(hay));
+                e.quoted |= forms.quoted.iter().any(|f| f.found(hay));
+                e.near_tool_word |= forms
+                    .words
+                    .iter()
+                    .any(|w| word_near_tool(hay, w.as_bytes()));
             }
-            for (name, forms) in &artifact_forms {
-                if forms.iter().any(|f| text.contains(f.as_str())) {
+            for (name, needles, _) in &artifact_forms {
+                if needles.iter().any(|f| f.found(hay)) {
                     found_artifacts.insert(name.clone());
                 }
             }
-            let keep = text.len().saturating_sub(overlap);
-            let keep = (keep..=text.len())
-                .find(|i| text.is_char_boundary(*i))
-                .unwrap_or(text.len());
-            carry = text[keep..].to_string();
+            // Keep the tail so a token split across reads is still seen whole.
+            let total = kept + n;
+            kept = overlap.min(total);
+            buf.copy_within(total - kept..total, 0);
         }
     }
-    let found_tools = evidence
-        .into_iter()
+    let found_tools = tool_forms
+        .iter()
+        .zip(evidence)
         .filter(|(_, e)| {
             e.mcp_prefixed
                 || (e.dunder && any_mcp)
                 || (e.quoted && any_tools_call)
                 || e.near_tool_word
         })
-        .map(|(name, _)| name.to_string())
+        .map(|(t, _)| t.name.clone())
         .collect();
     (found_tools, found_artifacts)
 }
 
 fn basename(path: &str) -> String {
-    path.rsplit('/').next().unwrap_or(path).to_lowercase()
+    path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase()
 }
 
-/// A whole-word occurrence of `word` with "tool" within 30 characters on either side.
-fn word_near_tool(text: &str, word: &str) -> bool {
+/// A whole-word occurrence of `word` with "tool" within 30 bytes on either side.
+fn word_near_tool(text: &[u8], word: &[u8]) -> bool {
     if word.is_empty() {
         return false;
     }
-    let is_word = |c: char| c.is_alphanumeric() || c == '_';
-    text.match_indices(word).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + word.len()..].chars().next();
-        if before.is_some_and(is_word) || after.is_some_and(is_word) {
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+    memchr::memmem::find_iter(text, word).any(|i| {
+        let end = i + word.len();
+        if (i > 0 && is_word(text[i - 1])) || (end < text.len() && is_word(text[end])) {
             return false;
         }
-        let lo = floor_boundary(text, i.saturating_sub(30));
-        let hi = floor_boundary(text, (i + word.len() + 30).min(text.len()));
-        let window = text[lo..i].to_string() + &text[i + word.len()..hi];
-        window.contains("tool")
+        let before = &text[i.saturating_sub(30)..i];
+        let after = &text[end..(end + 30).min(text.len())];
+        memchr::memmem::find(before, b"tool").is_some()
+            || memchr::memmem::find(after, b"tool").is_some()
     })
-}
-
-fn floor_boundary(text: &str, mut i: usize) -> usize {
-    while !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 /// Byte length of the telemetry log now, to count only the calls made from here on.
@@ -333,12 +369,24 @@ mod tests {
 
     #[test]
     fn prose_does_not_count_as_tool_use() {
-        assert!(!word_near_tool("i will run the tests now", "run"));
+        assert!(!word_near_tool(b"i will run the tests now", b"run"));
         assert!(word_near_tool(
-            "calling the mcp tool run_verifier now",
-            "run_verifier"
+            b"calling the mcp tool run_verifier now",
+            b"run_verifier"
         ));
-        assert!(!word_near_tool("the tool rerun_all", "run"));
+        assert!(!word_near_tool(b"the tool rerun_all", b"run"));
+    }
+
+    #[test]
+    fn tokens_split_across_chunks_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.txt");
+        let mut text = "x".repeat(CHUNK - 10);
+        text.push_str(" then mcp__kernel__Run_Verifier was called");
+        std::fs::write(&out, text).unwrap();
+        let tools = BTreeSet::from(["run_verifier".to_string()]);
+        let (t, _) = infer(&[out], &tools, &BTreeSet::new());
+        assert_eq!(t.len(), 1);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod codex;
 pub mod fake;
 pub mod preflight;
 pub mod process;
+pub mod tui_goal;
 
 use crate::cancel::CancelToken;
 use crate::config::RunConfig;

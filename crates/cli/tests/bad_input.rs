@@ -498,6 +498,7 @@ fn resume_of_an_unknown_run_is_a_clear_error() {
 }
 
 #[test]
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also reports the peak RSS
 fn huge_agent_output_is_streamed_with_flat_memory() {
     let ws = example_workspace();
     let bytes: u64 = 300 << 20;

@@ -206,7 +206,7 @@ fn read_events(cli: &dyn AgentCli, stdout: &Path, reading: &mut Reading) -> io::
         if line.last() != Some(&b'\n') && n == MAX_EVENT_LINE {
             // Too long to be worth parsing: skip to the end of this line.
             let mut sink = Vec::new();
-            while !(sink.last() == Some(&b'\n')) {
+            while sink.last() != Some(&b'\n') {
                 sink.clear();
                 if (&mut reader)
                     .take(MAX_EVENT_LINE as u64)

@@ -1,6 +1,7 @@
 //! `harnessgym`: the command-line shell over `harnessgym_core`. It parses, dispatches and reports;
 //! the behaviour lives in the core.
 
+mod index_cmd;
 mod progress;
 mod run;
 
@@ -31,6 +32,14 @@ struct Cli {
 enum Command {
     /// Run the attempt → reflection → build loop on a task.
     Run(Box<run::RunArgs>),
+    /// Index workspaces (runs, iterations, phases, artifacts, MCP calls, text) into SQLite.
+    Index(index_cmd::IndexArgs),
+    /// Index workspaces, then keep the index live and log what changes.
+    Watch(index_cmd::WatchArgs),
+    /// List runs, iterations, calls or errors from the index, or call statistics.
+    Query(index_cmd::QueryArgs),
+    /// Full-text search over prompts, outputs and transcripts in the index.
+    Search(index_cmd::SearchArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +67,10 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run(args) => run::main(*args),
+        Command::Index(args) => index_cmd::index_main(args),
+        Command::Watch(args) => index_cmd::watch_main(args),
+        Command::Query(args) => index_cmd::query_main(args),
+        Command::Search(args) => index_cmd::search_main(args),
     }
 }
 

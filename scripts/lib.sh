@@ -32,3 +32,8 @@ need_venv() {
   fi
   rm -rf "$probe"
 }
+
+# The real-client tests install @openai/codex and @anthropic-ai/claude-code from npm.
+need_node() {
+  command -v npm >/dev/null && command -v node >/dev/null || apt_install nodejs npm
+}

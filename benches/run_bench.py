@@ -131,7 +131,18 @@ def _become_subreaper():
 
 
 def measure_rss(argv, cwd, env, out_dir):
-    """Peak RSS in KiB of argv run in a separate execution. Returns (exit_code, rss_kib, out, err)."""
+    """Peak RSS in KiB of argv run in a separate execution. Returns (exit_code, rss_kib, out, err).
+    Retried when the adopted orphan was reaped before we could wait for it (rare, seen with
+    very short commands)."""
+    for attempt in range(3):
+        try:
+            return _measure_rss_once(argv, cwd, env, out_dir)
+        except ChildProcessError:
+            if attempt == 2:
+                raise
+
+
+def _measure_rss_once(argv, cwd, env, out_dir):
     out_path = os.path.join(out_dir, "child.stdout")
     err_path = os.path.join(out_dir, "child.stderr")
     if not _become_subreaper():

@@ -247,7 +247,9 @@ impl Bar {
                 " ".repeat(width - full)
             );
             self.drawn = true;
-        } else if self.last.is_none_or(|t| t.elapsed() > Duration::from_secs(2))
+        } else if self
+            .last
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(2))
             && self.started.elapsed() > Duration::from_secs(2)
         {
             let _ = writeln!(err, "indexing: {text}");
@@ -398,57 +400,73 @@ fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
 
 pub fn query_main(args: QueryArgs) -> ExitCode {
     let result = match args.what {
-        QueryWhat::Runs(a) => list(&a, |i, f| i.runs(f), |r| {
-            format!(
-                "{}  {:<11} {:<13} iter {}/{}  score {}  {}",
-                r.run_id,
-                r.state,
-                opt(&r.final_status),
-                r.iteration_count,
-                opt(&r.iterations_planned),
-                opt(&r.best_score),
-                r.workspace
-            )
-        }),
-        QueryWhat::Iterations(a) => list(&a, |i, f| i.iterations(f), |r| {
-            let phases: Vec<String> = r
-                .phases
-                .iter()
-                .map(|p| format!("{}={}", p.phase, opt(&p.status)))
-                .collect();
-            format!(
-                "{} #{}  {:<13} verified {}  score {}  {}",
-                r.run_id,
-                r.iteration,
-                opt(&r.status),
-                opt(&r.verified),
-                opt(&r.score),
-                phases.join(" ")
-            )
-        }),
-        QueryWhat::Calls(a) => list(&a, |i, f| i.calls(f), |c| {
-            format!(
-                "{}  {}/{}  {:<14} {} ms  {}→{} B  run {} #{} {}",
-                opt(&c.created_at),
-                opt(&c.server),
-                opt(&c.tool),
-                opt(&c.status),
-                opt(&c.duration_ms),
-                opt(&c.request_bytes),
-                opt(&c.response_bytes),
-                opt(&c.run_id),
-                opt(&c.iteration),
-                opt(&c.phase)
-            )
-        }),
-        QueryWhat::Errors(a) => list(&a, |i, f| i.errors(f), |e| {
-            let at = match (e.line, e.byte_offset) {
-                (Some(l), _) => format!(":{l}"),
-                (None, Some(o)) => format!(" @{o}"),
-                _ => String::new(),
-            };
-            format!("{}{at}: {}: {}", e.path, e.kind, e.message)
-        }),
+        QueryWhat::Runs(a) => list(
+            &a,
+            |i, f| i.runs(f),
+            |r| {
+                format!(
+                    "{}  {:<11} {:<13} iter {}/{}  score {}  {}",
+                    r.run_id,
+                    r.state,
+                    opt(&r.final_status),
+                    r.iteration_count,
+                    opt(&r.iterations_planned),
+                    opt(&r.best_score),
+                    r.workspace
+                )
+            },
+        ),
+        QueryWhat::Iterations(a) => list(
+            &a,
+            |i, f| i.iterations(f),
+            |r| {
+                let phases: Vec<String> = r
+                    .phases
+                    .iter()
+                    .map(|p| format!("{}={}", p.phase, opt(&p.status)))
+                    .collect();
+                format!(
+                    "{} #{}  {:<13} verified {}  score {}  {}",
+                    r.run_id,
+                    r.iteration,
+                    opt(&r.status),
+                    opt(&r.verified),
+                    opt(&r.score),
+                    phases.join(" ")
+                )
+            },
+        ),
+        QueryWhat::Calls(a) => list(
+            &a,
+            |i, f| i.calls(f),
+            |c| {
+                format!(
+                    "{}  {}/{}  {:<14} {} ms  {}→{} B  run {} #{} {}",
+                    opt(&c.created_at),
+                    opt(&c.server),
+                    opt(&c.tool),
+                    opt(&c.status),
+                    opt(&c.duration_ms),
+                    opt(&c.request_bytes),
+                    opt(&c.response_bytes),
+                    opt(&c.run_id),
+                    opt(&c.iteration),
+                    opt(&c.phase)
+                )
+            },
+        ),
+        QueryWhat::Errors(a) => list(
+            &a,
+            |i, f| i.errors(f),
+            |e| {
+                let at = match (e.line, e.byte_offset) {
+                    (Some(l), _) => format!(":{l}"),
+                    (None, Some(o)) => format!(" @{o}"),
+                    _ => String::new(),
+                };
+                format!("{}{at}: {}: {}", e.path, e.kind, e.message)
+            },
+        ),
         QueryWhat::CallStats(a) => stats(&a),
     };
     match result {
@@ -530,7 +548,11 @@ pub fn search_main(a: SearchArgs) -> ExitCode {
                 out,
                 "{} hit(s){} in {} matching chunk(s)",
                 res.hits.len(),
-                if res.truncated { " (more with --limit)" } else { "" },
+                if res.truncated {
+                    " (more with --limit)"
+                } else {
+                    ""
+                },
                 res.matching_chunks
             );
         }

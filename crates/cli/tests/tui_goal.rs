@@ -6,15 +6,34 @@ use common::*;
 use std::fs;
 
 fn fake_tui() -> String {
-    repo_root().join("crates/cli/tests/fixtures/fake-codex-tui.sh").to_string_lossy().into_owned()
+    repo_root()
+        .join("crates/cli/tests/fixtures/fake-codex-tui.sh")
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
 fn phases_are_typed_into_a_pty_and_completed_from_result_json() {
     let ws = example_workspace();
     let out = bin()
-        .args(["run", "--runner", "tui-goal", "--task", "task.md", "--iterations", "1", "--no-qualify-artifacts"])
-        .args(["--codex-bin", &fake_tui(), "--attempt-timeout", "20s", "--build-timeout", "20s"])
+        .args([
+            "run",
+            "--runner",
+            "tui-goal",
+            "--task",
+            "task.md",
+            "--iterations",
+            "1",
+            "--no-qualify-artifacts",
+        ])
+        .args([
+            "--codex-bin",
+            &fake_tui(),
+            "--attempt-timeout",
+            "20s",
+            "--build-timeout",
+            "20s",
+        ])
         .env("OPENAI_API_KEY", "unused-by-the-stand-in")
         .current_dir(ws.path())
         .output()
@@ -23,13 +42,23 @@ fn phases_are_typed_into_a_pty_and_completed_from_result_json() {
     let it = iteration(&only_run(ws.path()), 1);
     let r = read_json(&it.join("result.json"));
     for phase in ["attempt", "reflection", "build"] {
-        assert_eq!(r["phases"][phase]["status"], "completed", "{phase}: {}", r["phases"][phase]);
+        assert_eq!(
+            r["phases"][phase]["status"], "completed",
+            "{phase}: {}",
+            r["phases"][phase]
+        );
     }
     assert_eq!(r["reflection"]["selected_improvement"]["name"], "notes");
     assert_eq!(r["status"], "tooling_built");
     let screen = fs::read_to_string(it.join("attempt.stdout.txt")).unwrap();
-    assert!(screen.contains("(200 columns)"), "the PTY has a proper size: {screen}");
-    assert!(screen.contains("handled: /goal Read and follow the HarnessGym attempt prompt at"), "{screen}");
+    assert!(
+        screen.contains("(200 columns)"),
+        "the PTY has a proper size: {screen}"
+    );
+    assert!(
+        screen.contains("handled: /goal Read and follow the HarnessGym attempt prompt at"),
+        "{screen}"
+    );
     let transcript = fs::read_to_string(it.join("build.transcript.txt")).unwrap();
     assert!(transcript.starts_with("runner: tui-goal\n"), "{transcript}");
 }
@@ -39,8 +68,24 @@ fn a_hanging_tui_times_out_and_is_ended() {
     let ws = example_workspace();
     let pids_before = sleeping_children();
     let out = bin()
-        .args(["run", "--runner", "tui-goal", "--task", "task.md", "--iterations", "1", "--no-qualify-artifacts"])
-        .args(["--codex-bin", &fake_tui(), "--attempt-timeout", "1s", "--build-timeout", "1s"])
+        .args([
+            "run",
+            "--runner",
+            "tui-goal",
+            "--task",
+            "task.md",
+            "--iterations",
+            "1",
+            "--no-qualify-artifacts",
+        ])
+        .args([
+            "--codex-bin",
+            &fake_tui(),
+            "--attempt-timeout",
+            "1s",
+            "--build-timeout",
+            "1s",
+        ])
         .env("OPENAI_API_KEY", "unused-by-the-stand-in")
         .env("FAKE_TUI_HANG", "1")
         .current_dir(ws.path())
@@ -50,7 +95,10 @@ fn a_hanging_tui_times_out_and_is_ended() {
     let r = read_json(&iteration(&only_run(ws.path()), 1).join("result.json"));
     assert_eq!(r["phases"]["attempt"]["status"], "timeout");
     assert_eq!(r["phases"]["attempt"]["timed_out"], true);
-    let left: Vec<_> = sleeping_children().into_iter().filter(|p| !pids_before.contains(p)).collect();
+    let left: Vec<_> = sleeping_children()
+        .into_iter()
+        .filter(|p| !pids_before.contains(p))
+        .collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
 }
 
@@ -59,6 +107,9 @@ fn sleeping_children() -> Vec<i32> {
     fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"sleep\x00600\x00") && alive(*pid))
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"sleep\x00600\x00")
+                && alive(*pid)
+        })
         .collect()
 }

@@ -363,7 +363,11 @@ impl<'a> Loop<'a> {
                 self.baseline = Some(base);
             }
         }
-        self.write_summary("running")
+        // A summary before the first iteration matters only when there is state to resume from.
+        if self.baseline.is_some() {
+            self.write_summary("running")?;
+        }
+        Ok(())
     }
 
     /// Reads what an interrupted run already did: its summary and its finished iterations.
@@ -458,7 +462,9 @@ impl<'a> Loop<'a> {
                 Step::Next => {}
                 Step::Stop(ending) => return Ok(ending),
             }
-            self.write_summary("running")?;
+            if n < self.config.iterations {
+                self.write_summary("running")?;
+            }
         }
         Ok(if self.records.last().is_some_and(|r| r.solved) {
             Ending::Solved
@@ -640,7 +646,7 @@ impl<'a> Loop<'a> {
         let Some(build) = build else {
             return self.close_iteration(record, &mut doc, |_| false);
         };
-        let (final_registry, gate) =
+        let (final_registry, gate, qualification) =
             self.finalize_artifacts(n, &it, &result_path, &mut doc, &build, &mut record)?;
         let registry_fields = json!({
             "registry_artifact_count": final_registry.artifacts.len(),
@@ -660,6 +666,9 @@ impl<'a> Loop<'a> {
                 None => true,
             };
             return self.close_iteration(record, &mut doc, |data| {
+                if let Some(report) = qualification {
+                    data.insert("artifact_qualification".into(), report);
+                }
                 if let Value::Object(fields) = registry_fields {
                     result::deep_merge(data, fields);
                 }
@@ -683,6 +692,9 @@ impl<'a> Loop<'a> {
         let stop_score = self.config.stop_score;
         let (score_key, objective) = (self.config.score_key.clone(), self.objective);
         self.close_iteration(record, &mut doc, |data| {
+            if let Some(report) = qualification {
+                data.insert("artifact_qualification".into(), report);
+            }
             if let Value::Object(fields) = registry_fields {
                 result::deep_merge(data, fields);
             }
@@ -750,8 +762,8 @@ impl<'a> Loop<'a> {
             &reflection.status,
             reflection.duration_seconds,
         );
-        doc.update(json!({"phases": {"reflection": reflection.to_json()}}))?;
         if self.cancel.is_cancelled() {
+            doc.update(json!({"phases": {"reflection": reflection.to_json()}}))?;
             return Ok((Some(reflection), None));
         }
         let fallback = reflection
@@ -780,12 +792,17 @@ impl<'a> Loop<'a> {
         };
         self.progress
             .phase_finished(n, "build", &build.status, build.duration_seconds);
-        doc.update(json!({"phases": {"build": build.to_json()}}))?;
+        // Both records in one write (the reflection's waited while the build ran: nothing reads it
+        // in between, and each write of a replaced file costs a flush on ext4).
+        doc.update(
+            json!({"phases": {"reflection": reflection.to_json(), "build": build.to_json()}}),
+        )?;
         Ok((Some(reflection), Some(build)))
     }
 
     /// Qualify what the build made (repairing through the build session), quarantine what still
-    /// fails, re-activate, and return the final registry and the post-build quality gate.
+    /// fails, re-activate, and return the final registry, the post-build quality gate, and a
+    /// passing qualification report not yet recorded in result.json.
     fn finalize_artifacts(
         &mut self,
         n: u32,
@@ -794,7 +811,8 @@ impl<'a> Loop<'a> {
         doc: &mut ResultDoc,
         build: &RunnerResult,
         record: &mut IterationRecord,
-    ) -> io::Result<(Registry, Value)> {
+    ) -> io::Result<(Registry, Value, Option<Value>)> {
+        let mut pending = None;
         let mut registry = self.load_registry()?;
         registry.sync_from_files(self.ws(), Some(n.into()))?;
         let template = self.template_dir();
@@ -853,14 +871,16 @@ impl<'a> Loop<'a> {
                     passed = true;
                 }
                 fsx::write_json(&report_path, &report)?;
+                if passed {
+                    // Recorded in result.json by the iteration's last write.
+                    pending = Some(report);
+                    break;
+                }
                 // Replace, not merge: a later attempt's report must not inherit an earlier one's keys.
                 let stored = report.clone();
                 doc.update_with(|data| {
                     data.insert("artifact_qualification".into(), stored);
                 })?;
-                if passed {
-                    break;
-                }
                 last_report = report;
                 if k > self.config.artifact_repair_attempts
                     || session.is_none()
@@ -946,7 +966,7 @@ impl<'a> Loop<'a> {
         }
         let post_build = activation::activate(self.ws(), &registry, self.mcp.as_ref())?;
         fsx::write_json(&it.join("post_build_activation.json"), &post_build)?;
-        Ok((registry, activation::gate(&post_build)))
+        Ok((registry, activation::gate(&post_build), pending))
     }
 
     /// Applies the post command's verdict: it alone decides `verified` (the agent's claim is kept

@@ -1,7 +1,9 @@
 //! `harnessgym`: the command-line shell over `harnessgym_core`. It parses, dispatches and reports;
 //! the behaviour lives in the core.
 
+mod compare_cmd;
 mod index_cmd;
+mod mcp_cmd;
 mod progress;
 mod run;
 
@@ -32,6 +34,8 @@ struct Cli {
 enum Command {
     /// Run the attempt → reflection → build loop on a task.
     Run(Box<run::RunArgs>),
+    /// Run plain vs harnessed trials (interleaved, N at a time) and write compare_report.json.
+    Compare(Box<compare_cmd::CompareArgs>),
     /// Index workspaces (runs, iterations, phases, artifacts, MCP calls, text) into SQLite.
     Index(index_cmd::IndexArgs),
     /// Index workspaces, then keep the index live and log what changes.
@@ -40,6 +44,11 @@ enum Command {
     Query(index_cmd::QueryArgs),
     /// Full-text search over prompts, outputs and transcripts in the index.
     Search(index_cmd::SearchArgs),
+    /// Relay MCP between a client (newline-delimited JSON on stdio) and a wrapped server,
+    /// logging each tools/call.
+    McpProxy(mcp_cmd::McpProxyArgs),
+    /// Call a tool (or list the tools) of an active MCP server of a workspace, logged.
+    McpCall(mcp_cmd::McpCallArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,10 +76,13 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run(args) => run::main(*args),
+        Command::Compare(args) => compare_cmd::main(*args),
         Command::Index(args) => index_cmd::index_main(args),
         Command::Watch(args) => index_cmd::watch_main(args),
         Command::Query(args) => index_cmd::query_main(args),
         Command::Search(args) => index_cmd::search_main(args),
+        Command::McpProxy(args) => mcp_cmd::proxy_main(args),
+        Command::McpCall(args) => mcp_cmd::call_main(args),
     }
 }
 

@@ -6,7 +6,7 @@ use clap::Args;
 use harnessgym_core::cancel::CancelToken;
 use harnessgym_core::config::{values_from_json, RunConfig, RunValues};
 use harnessgym_core::fsx;
-use harnessgym_core::harness::activation::McpNotSupported;
+use harnessgym_core::harness::activation::{McpActivator, SupervisedMcp};
 use harnessgym_core::orchestrator::{self, Ending, RunOutcome, RunRequest, StartError};
 use harnessgym_core::runner::claude::ClaudeRunner;
 use harnessgym_core::runner::codex::CodexRunner;
@@ -172,25 +172,11 @@ pub fn main(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(message) => return crate::usage_error(&message),
     };
-    let runner: Box<dyn Runner> = match config.runner.as_str() {
-        "fake" => {
-            let script = match &config.fake_script {
-                Some(path) => match FakeScript::load(path) {
-                    Ok(s) => Some(s),
-                    Err(message) => return crate::usage_error(&message),
-                },
-                None => None,
-            };
-            Box::new(FakeRunner::new(script))
-        }
-        "exec" => Box::new(CodexRunner::new(
-            &config.codex_bin,
-            &config.codex_extra_args,
-        )),
-        "claude" => Box::new(ClaudeRunner::new(&config)),
-        "tui-goal" => Box::new(TuiGoalRunner::new(&config.codex_bin)),
-        other => {
-            eprintln!("harnessgym: error: the {other} runner is not available in this build yet; use exec, claude or fake");
+    let runner = match make_runner(&config) {
+        Ok(runner) => runner,
+        Err(RunnerChoiceError::Usage(message)) => return crate::usage_error(&message),
+        Err(RunnerChoiceError::Unavailable(message)) => {
+            eprintln!("harnessgym: error: {message}");
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -207,12 +193,15 @@ pub fn main(args: RunArgs) -> ExitCode {
     }
 
     let cancel = CancelToken::new();
-    install_signal_handlers(&cancel);
+    install_signal_handlers(
+        &cancel,
+        "ending the agent's processes and writing the summary",
+    );
     let progress = TerminalProgress::new(json_out, config.iterations);
     let request = RunRequest {
         config,
         runner,
-        mcp: Box::new(McpNotSupported),
+        mcp: mcp_activator(&cancel),
         cancel,
         progress: &progress,
         resume: resume.is_some(),
@@ -227,6 +216,43 @@ pub fn main(args: RunArgs) -> ExitCode {
             ExitCode::from(exit::ERROR)
         }
     }
+}
+
+/// Why no runner can be made for a configuration; both are usage problems.
+pub(crate) enum RunnerChoiceError {
+    /// Printed as a usage error (a bad fake script).
+    Usage(String),
+    /// A runner this build does not have.
+    Unavailable(String),
+}
+
+/// The runner a configuration asks for (shared with `compare`, which makes one per trial).
+pub(crate) fn make_runner(config: &RunConfig) -> Result<Box<dyn Runner>, RunnerChoiceError> {
+    Ok(match config.runner.as_str() {
+        "fake" => {
+            let script = match &config.fake_script {
+                Some(path) => Some(FakeScript::load(path).map_err(RunnerChoiceError::Usage)?),
+                None => None,
+            };
+            Box::new(FakeRunner::new(script))
+        }
+        "exec" => Box::new(CodexRunner::new(
+            &config.codex_bin,
+            &config.codex_extra_args,
+        )),
+        "claude" => Box::new(ClaudeRunner::new(config)),
+        "tui-goal" => Box::new(TuiGoalRunner::new(&config.codex_bin)),
+        other => {
+            return Err(RunnerChoiceError::Unavailable(format!(
+                "the {other} runner is not available in this build yet; use exec, claude or fake"
+            )))
+        }
+    })
+}
+
+/// The MCP activator a run uses (shared with `compare`, which makes one per trial).
+pub(crate) fn mcp_activator(cancel: &CancelToken) -> Box<dyn McpActivator> {
+    Box::new(SupervisedMcp::new(cancel.clone()))
 }
 
 /// The configuration of run `id`, rebuilt from its `run_config.json`.
@@ -257,7 +283,8 @@ fn resume_config(workspace: &Path, cwd: &Path, id: &str) -> Result<RunConfig, St
     RunConfig::from_values(values, cwd).map_err(|e| format!("cannot resume run {id}: {e}"))
 }
 
-fn install_signal_handlers(cancel: &CancelToken) {
+/// First SIGINT/SIGTERM: say what is being stopped (`doing`) and cancel; second: exit 130.
+pub(crate) fn install_signal_handlers(cancel: &CancelToken, doing: &'static str) {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
         return;
@@ -266,7 +293,7 @@ fn install_signal_handlers(cancel: &CancelToken) {
     std::thread::spawn(move || {
         for (count, _) in signals.forever().enumerate() {
             if count == 0 {
-                eprintln!("\nharnessgym: stopping: ending the agent's processes and writing the summary (Ctrl-C again to quit at once)");
+                eprintln!("\nharnessgym: stopping: {doing} (Ctrl-C again to quit at once)");
                 cancel.cancel();
             } else {
                 std::process::exit(i32::from(exit::INTERRUPTED));

@@ -35,12 +35,29 @@ const OUR_EXTRA_KEYS: &[(&str, &str)] = &[
     ("result.json", "verification.source"),
     ("*", "post_restore.passed"),
     ("*", "changed_path_count"),
+    // Per-artifact verdicts of activation and qualification, and the content hash and checks a
+    // qualification is tied to.
+    ("*", "artifact_verdicts"),
+    ("*", "qualification.content_hash"),
+    ("*", "qualification.checks"),
+    ("*", "unchanged_artifacts"),
+    ("*", "still_quarantined_artifacts"),
+    ("*", "regressions"),
+    ("*", "dropped_links"),
+    ("*", "refused_artifacts"),
+    ("*", "removed_links"),
 ];
 
 fn allowed_extra(file: &str, key: &str) -> bool {
     OUR_EXTRA_KEYS.iter().any(|(f, p)| {
+        // `p` matches a whole run of path segments anywhere: `p`, `x.p`, `p.y`, `x.p[].y`, …
+        let hit =
+            |k: &str| k == *p || k.starts_with(&format!("{p}.")) || k.starts_with(&format!("{p}["));
         (*f == "*" || *f == file)
-            && (key == *p || key.starts_with(&format!("{p}.")) || key.ends_with(&format!(".{p}")))
+            && (hit(key)
+                || key
+                    .match_indices(&format!(".{p}"))
+                    .any(|(i, _)| hit(&key[i + 1..])))
     })
 }
 

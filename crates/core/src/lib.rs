@@ -2,6 +2,7 @@
 //! It knows nothing of SQLite or any UI; the shells call into it.
 
 pub mod cancel;
+pub mod compare;
 pub mod config;
 pub mod fsx;
 pub mod harness;

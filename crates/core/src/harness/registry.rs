@@ -18,7 +18,7 @@ pub const KINDS: &[(&str, &str)] = &[
 ];
 
 /// File names that mark an MCP server directory.
-pub const MCP_MANIFESTS: &[&str] = &["mcp.json", "server.json", "harnessgym-mcp.json"];
+pub const MCP_MANIFESTS: &[&str] = super::manifest::MANIFEST_NAMES;
 
 /// `<workspace>/.harnessgym`.
 pub fn harness_dir(workspace: &Path) -> PathBuf {
@@ -297,7 +297,15 @@ impl Registry {
     }
 }
 
-/// Files under `dir` (symlinks to files count), skipping bytecode and `__pycache__`.
+/// Names sync never registers: hidden files and directories (`.DS_Store`, `.git`, editor
+/// swap files) and editor backups (`x~`, `#x#`).
+fn ignored_name(name: &str) -> bool {
+    name.starts_with('.') || name.ends_with('~') || (name.starts_with('#') && name.ends_with('#'))
+}
+
+/// Files under `dir` (symlinks to files count), skipping bytecode, `__pycache__`, hidden
+/// entries and editor temporaries. Only names below `dir` are looked at, so a workspace that
+/// itself lives under a directory named `__pycache__` or `.something` still syncs.
 fn walk_files(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -308,7 +316,7 @@ fn walk_files(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
         let entry = entry?;
         let path = entry.path();
         let name = entry.file_name();
-        if name == "__pycache__" {
+        if name == "__pycache__" || ignored_name(&name.to_string_lossy()) {
             continue;
         }
         let kind = entry.file_type()?;

@@ -848,28 +848,19 @@ impl<'a> Loop<'a> {
                     "active_tool_count": gate["active_tool_count"], "inactive_mcp_count": gate["inactive_mcp_count"],
                     "failed_artifacts": report["failed_artifacts"],
                 }));
-                if status == "passed" {
-                    // Only what this iteration built was exercised here; earlier verdicts stand.
-                    let candidates: Vec<String> = registry
-                        .artifacts
-                        .iter()
-                        .filter(|a| {
-                            a.iteration == Some(n.into())
-                                || a.is_quarantined()
-                                || !a.metadata.contains_key("qualification")
-                        })
-                        .map(|a| a.path.clone())
-                        .collect();
-                    let qualified = qualification::mark_qualified(
-                        &mut registry,
-                        &candidates,
-                        &report_path.to_string_lossy(),
-                        n,
-                    );
-                    report["qualified_artifacts"] = json!(qualified);
+                // Per-artifact verdicts: what was judged and passed is qualified now, even when
+                // a neighbour failed (a repair then only has to fix the failures).
+                let qualified = qualification::record_passed(
+                    &mut registry,
+                    &report,
+                    &report_path.to_string_lossy(),
+                    n,
+                );
+                if !qualified.is_empty() {
                     registry.save(self.ws())?;
-                    passed = true;
                 }
+                report["qualified_artifacts"] = json!(qualified);
+                passed = status == "passed";
                 fsx::write_json(&report_path, &report)?;
                 if passed {
                     // Recorded in result.json by the iteration's last write.
@@ -920,37 +911,15 @@ impl<'a> Loop<'a> {
                 registry = self.load_registry()?;
                 registry.sync_from_files(self.ws(), Some(n.into()))?;
             }
-            if !passed && last_report.is_object() {
-                let mut paths: Vec<String> = last_report["failed_artifacts"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|p| p.as_str().map(str::to_string))
-                    .chain(
-                        registry
-                            .artifacts
-                            .iter()
-                            .filter(|a| a.iteration == Some(n.into()))
-                            .map(|a| a.path.clone()),
-                    )
-                    .collect();
-                paths.sort();
-                paths.dedup();
-                let gate = &last_report["quality_gate"];
-                let reason = match gate["warnings"].as_array().filter(|w| !w.is_empty()) {
-                    Some(w) => w
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                    None => gate["status"].as_str().unwrap_or("failed").to_string(),
-                };
+            // A cancelled qualification proves nothing about the artifacts: no quarantine.
+            if !passed && last_report.is_object() && !self.cancel.is_cancelled() {
                 let report_path = last_report["report_path"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string();
+                // Only the artifacts that failed, each with its own reason and content hash.
                 let quarantined =
-                    qualification::quarantine(&mut registry, &paths, &reason, &report_path, n);
+                    qualification::quarantine_failed(&mut registry, &last_report, &report_path, n);
                 last_report["quarantined_artifacts"] = json!(quarantined);
                 let target = if report_path.is_empty() {
                     it.join("qualification.json")

@@ -24,7 +24,12 @@ pub trait AgentCli {
     /// The executable.
     fn program(&self) -> &str;
     /// Arguments for a phase; `session` is set when resuming.
-    fn args(&self, ctx: &PhaseContext, session: Option<&str>) -> io::Result<Vec<OsString>>;
+    fn args(
+        &self,
+        ctx: &PhaseContext,
+        phase: Phase,
+        session: Option<&str>,
+    ) -> io::Result<Vec<OsString>>;
     /// Extra environment.
     fn env(&self) -> Vec<(OsString, OsString)> {
         Vec::new()
@@ -119,7 +124,7 @@ pub fn run_phase(
         write_transcript(&transcript_path, &[], &result, &Reading::default())?;
         return Ok(result);
     }
-    let args = cli.args(ctx, session)?;
+    let args = cli.args(ctx, phase, session)?;
     let mut spec = ProcessSpec::new(cli.program(), ctx.workspace, &stdout_path, &stderr_path)
         .args(args.clone())
         .stdin(StdinSource::Bytes(prompt.as_bytes().to_vec()))
@@ -283,6 +288,27 @@ pub fn shell_quote(arg: &str) -> String {
         arg.to_string()
     } else {
         format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+/// The phase name MCP telemetry records: `attempt`, `reflection`, `build`, or `repair_<k>` for a
+/// repair (a build run in its `repair_<k>/` directory).
+pub fn phase_label(ctx: &PhaseContext, phase: Phase) -> String {
+    match ctx.phase_dir.file_name().and_then(|n| n.to_str()) {
+        Some(dir) if phase == Phase::Build && dir.starts_with("repair_") => dir.to_string(),
+        _ => phase.name().to_string(),
+    }
+}
+
+/// The telemetry tag of a phase's MCP proxies.
+pub fn phase_tag<'a>(
+    ctx: &'a PhaseContext,
+    label: &'a str,
+) -> crate::harness::wiring::PhaseTag<'a> {
+    crate::harness::wiring::PhaseTag {
+        run_id: ctx.run_id,
+        iteration: ctx.iteration,
+        phase: label,
     }
 }
 

@@ -7,6 +7,7 @@ use super::agent_cli::{self, active_mcp_servers, indent, preview, AgentCli, Read
 use super::{Phase, PhaseContext, Runner, RunnerResult};
 use crate::config::RunConfig;
 use crate::fsx;
+use crate::harness::wiring;
 use serde_json::{json, Value};
 use std::ffi::OsString;
 use std::io;
@@ -40,7 +41,12 @@ impl AgentCli for ClaudeRunner {
         &self.bin
     }
 
-    fn args(&self, ctx: &PhaseContext, session: Option<&str>) -> io::Result<Vec<OsString>> {
+    fn args(
+        &self,
+        ctx: &PhaseContext,
+        phase: Phase,
+        session: Option<&str>,
+    ) -> io::Result<Vec<OsString>> {
         let mut args: Vec<String> = ["-p", "--output-format", "stream-json", "--verbose"]
             .map(String::from)
             .to_vec();
@@ -55,11 +61,23 @@ impl AgentCli for ClaudeRunner {
         }
         args.extend(self.extra_args.iter().cloned());
         let servers = active_mcp_servers(ctx.workspace);
+        let label = agent_cli::phase_label(ctx, phase);
+        let bin = wiring::harnessgym_bin();
         let mut config = serde_json::Map::new();
         for s in &servers {
+            // Every server behind the telemetry proxy. Claude ignores `cwd` here, so the proxy's
+            // `--cwd` enters the server's directory; the server's own arguments stay verbatim.
+            // `alwaysLoad` makes `-p` wait for the server before the first request.
+            let args =
+                wiring::proxy_args(ctx.workspace, s, Some(agent_cli::phase_tag(ctx, &label)));
+            let env = s
+                .get("env")
+                .filter(|e| e.is_object())
+                .cloned()
+                .unwrap_or(json!({}));
             config.insert(
                 s["name"].as_str().unwrap_or_default().to_string(),
-                json!({"type": "stdio", "command": s["command"], "args": s["args"], "env": s.get("env").cloned().unwrap_or(json!({}))}),
+                json!({"type": "stdio", "command": bin.to_string_lossy(), "args": args, "env": env, "alwaysLoad": true}),
             );
         }
         let path = ctx.workspace.join(".harnessgym/claude_mcp_config.json");

@@ -7,6 +7,7 @@
 
 use super::agent_cli::{self, active_mcp_servers, indent, preview, AgentCli, Reading};
 use super::{Phase, PhaseContext, Runner, RunnerResult};
+use crate::harness::wiring;
 use serde_json::Value;
 use std::ffi::OsString;
 use std::io;
@@ -42,62 +43,20 @@ impl CodexRunner {
     }
 }
 
-/// `-c mcp_servers.<name>.<key>=<toml>` overrides for the active servers.
-fn mcp_overrides(ctx: &PhaseContext) -> Vec<String> {
+/// `-c mcp_servers.<name>.<key>=<toml>` overrides for the active servers: each one wrapped by
+/// `harnessgym mcp-proxy`, tagged with this run, iteration and phase so its telemetry is exact.
+fn mcp_overrides(ctx: &PhaseContext, phase: Phase) -> Vec<String> {
+    let label = agent_cli::phase_label(ctx, phase);
+    let bin = wiring::harnessgym_bin();
     let mut out = Vec::new();
     for s in active_mcp_servers(ctx.workspace) {
-        let name = s["name"].as_str().unwrap_or_default();
-        let key = if name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            name.to_string()
-        } else {
-            Value::String(name.to_string()).to_string()
-        };
-        let mut set = |field: &str, value: &Value| {
-            out.push(format!("mcp_servers.{key}.{field}={}", toml_value(value)))
-        };
-        set("command", &s["command"]);
-        set("args", &s["args"]);
-        if s["cwd"].is_string() {
-            set("cwd", &s["cwd"]);
-        }
-        if let Some(t) = s["startup_timeout_sec"].as_f64() {
-            set("startup_timeout_sec", &Value::from(t));
-        }
-        if let Some(t) = s["tool_timeout_sec"].as_f64() {
-            set("tool_timeout_sec", &Value::from(t + 5.0));
-        }
-        set("required", &Value::Bool(true));
-        set(
-            "default_tools_approval_mode",
-            &Value::String("approve".into()),
-        );
-        if s["enabled_tools"].as_array().is_some_and(|t| !t.is_empty()) {
-            set("enabled_tools", &s["enabled_tools"]);
+        let key = wiring::toml_key(s["name"].as_str().unwrap_or_default());
+        let tag = agent_cli::phase_tag(ctx, &label);
+        for (field, value) in wiring::codex_settings(&bin, ctx.workspace, &s, Some(tag)) {
+            out.push(format!("mcp_servers.{key}.{field}={value}"));
         }
     }
     out
-}
-
-/// TOML for a JSON value (strings are JSON-quoted, which TOML basic strings accept).
-fn toml_value(v: &Value) -> String {
-    match v {
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(toml_value).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("{} = {}", Value::String(k.clone()), toml_value(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Value::Null => "\"\"".into(),
-        other => other.to_string(),
-    }
 }
 
 impl AgentCli for CodexRunner {
@@ -109,7 +68,12 @@ impl AgentCli for CodexRunner {
         &self.bin
     }
 
-    fn args(&self, ctx: &PhaseContext, session: Option<&str>) -> io::Result<Vec<OsString>> {
+    fn args(
+        &self,
+        ctx: &PhaseContext,
+        phase: Phase,
+        session: Option<&str>,
+    ) -> io::Result<Vec<OsString>> {
         let mut args: Vec<String> = vec!["exec".into()];
         if session.is_some() {
             args.push("resume".into());
@@ -125,7 +89,7 @@ impl AgentCli for CodexRunner {
         );
         // `resume` has no --sandbox flag; the config key works for both.
         args.extend(["-c".into(), "sandbox_mode=\"workspace-write\"".into()]);
-        for o in mcp_overrides(ctx) {
+        for o in mcp_overrides(ctx, phase) {
             args.extend(["-c".into(), o]);
         }
         args.extend(self.extra_args.iter().cloned());
@@ -259,8 +223,9 @@ mod tests {
 
     #[test]
     fn toml_values() {
+        use crate::harness::wiring::toml_value;
         assert_eq!(toml_value(&json!(["a", "b"])), r#"["a", "b"]"#);
-        assert_eq!(toml_value(&json!({"K": "v"})), r#"{"K" = "v"}"#);
+        assert_eq!(toml_value(&json!({"K": "v"})), r#"{ K = "v" }"#);
         assert_eq!(toml_value(&json!(true)), "true");
     }
 }

@@ -38,4 +38,3 @@ mod http;
 pub mod mock;
 pub mod script;
 pub mod server;
-mod sha256;

@@ -240,7 +240,7 @@ impl Placeholders {
         Placeholders {
             result_path,
             workspace,
-            prompt_sha: crate::sha256::hex(prompt.as_bytes())[..12].to_string(),
+            prompt_sha: sha_hex(prompt.as_bytes())[..12].to_string(),
         }
     }
 
@@ -330,7 +330,7 @@ mod tests {
             Action::Shell("echo hi > /w/ork/marker.txt".into())
         );
         let p1 = s.plan(prompt, 1);
-        let sha = &crate::sha256::hex(prompt.as_bytes())[..12];
+        let sha = &sha_hex(prompt.as_bytes())[..12];
         assert_eq!(
             p1.action,
             Action::Mcp {
@@ -384,4 +384,11 @@ mod tests {
         assert!(!is_injected_context("Primary task: do <b>it</b>"));
         assert!(!is_injected_context("<b>bold</b> start"));
     }
+}
+
+/// SHA-256 of `data` in hex (the core's implementation; one copy in the repository).
+fn sha_hex(data: &[u8]) -> String {
+    let mut h = harnessgym_core::harness::hash::Sha256::new();
+    h.update(data);
+    h.finish_hex()
 }

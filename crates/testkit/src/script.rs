@@ -299,6 +299,13 @@ pub fn is_injected_context(text: &str) -> bool {
     false
 }
 
+/// SHA-256 of `data` in hex (the core's implementation; one copy in the repository).
+fn sha_hex(data: &[u8]) -> String {
+    let mut h = harnessgym_core::harness::hash::Sha256::new();
+    h.update(data);
+    h.finish_hex()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,11 +391,4 @@ mod tests {
         assert!(!is_injected_context("Primary task: do <b>it</b>"));
         assert!(!is_injected_context("<b>bold</b> start"));
     }
-}
-
-/// SHA-256 of `data` in hex (the core's implementation; one copy in the repository).
-fn sha_hex(data: &[u8]) -> String {
-    let mut h = harnessgym_core::harness::hash::Sha256::new();
-    h.update(data);
-    h.finish_hex()
 }

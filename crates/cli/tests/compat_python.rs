@@ -64,41 +64,9 @@ fn allowed_extra(file: &str, key: &str) -> bool {
 /// Files only we write.
 const OUR_EXTRA_FILES: &[&str] = &[".harnessgym/run.lock"];
 
-/// The reference CLI: `$HARNESSGYM_PYREF` if set, else a venv made once per target dir.
+/// The reference CLI (installed once per target directory by the testkit).
 fn reference_cli() -> PathBuf {
-    static CLI: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    CLI.get_or_init(install_reference).clone()
-}
-
-fn install_reference() -> PathBuf {
-    if let Ok(path) = std::env::var("HARNESSGYM_PYREF") {
-        return PathBuf::from(path);
-    }
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyref-venv");
-    let cli = venv.join("bin/harnessgym");
-    if !cli.exists() {
-        let _ = std::fs::remove_dir_all(&venv); // a half-made venv from an interrupted install
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 is needed");
-        assert!(status.success(), "python3 -m venv failed");
-        let status = Command::new(venv.join("bin/pip"))
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "harnessgym==0.1.1",
-            ])
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "pip install harnessgym==0.1.1 failed (PyPI must be reachable)"
-        );
-    }
-    cli
+    harnessgym_testkit::pyref::cli()
 }
 
 fn key_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {

@@ -9,56 +9,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The reference venv: `$HARNESSGYM_PYREF` (its `bin/harnessgym`), the compatibility suite's
-/// venv when complete, else one made here under a lock (tests may run in parallel processes).
+/// The reference venv's `bin/` (installed once per target directory by the testkit).
 fn reference_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("HARNESSGYM_PYREF") {
-        return PathBuf::from(p).parent().unwrap().to_path_buf();
-    }
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let usable = |bin: &Path| {
-        bin.join("harnessgym").exists()
-            && Command::new(bin.join("python"))
-                .args(["-c", "import harnessgym.mcp_telemetry_proxy"])
-                .status()
-                .is_ok_and(|s| s.success())
-    };
-    let shared = tmp.join("pyref-venv/bin");
-    if usable(&shared) {
-        return shared;
-    }
-    std::fs::create_dir_all(tmp).unwrap();
-    let lock = std::fs::File::create(tmp.join("pyref-venv-index.lock")).unwrap();
-    // SAFETY: flock on a file descriptor we own; released when `lock` is dropped.
-    unsafe {
-        use std::os::fd::AsRawFd;
-        assert_eq!(libc::flock(lock.as_raw_fd(), libc::LOCK_EX), 0);
-    }
-    let venv = tmp.join("pyref-venv-index");
-    let bin = venv.join("bin");
-    if !usable(&bin) {
-        let _ = std::fs::remove_dir_all(&venv);
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .unwrap();
-        assert!(ok.success(), "python3 -m venv failed");
-        let ok = Command::new(bin.join("pip"))
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "harnessgym==0.1.1",
-            ])
-            .status()
-            .unwrap();
-        assert!(
-            ok.success(),
-            "pip install harnessgym==0.1.1 failed (PyPI must be reachable)"
-        );
-    }
-    bin
+    harnessgym_testkit::pyref::bin_dir()
 }
 
 fn py(bin: &Path, cwd: &Path, args: &[&str]) {

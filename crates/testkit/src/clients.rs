@@ -102,10 +102,11 @@ fn check(dir: &Path) -> Result<Clients, String> {
     Ok(clients)
 }
 
-struct LockFile(std::fs::File);
+/// An exclusive `flock` held until dropped.
+pub(crate) struct LockFile(std::fs::File);
 
 impl LockFile {
-    fn acquire(path: &Path) -> Result<LockFile, String> {
+    pub(crate) fn acquire(path: &Path) -> Result<LockFile, String> {
         use std::os::fd::AsRawFd;
         let f = std::fs::OpenOptions::new()
             .create(true)

@@ -36,5 +36,6 @@
 pub mod clients;
 mod http;
 pub mod mock;
+pub mod pyref;
 pub mod script;
 pub mod server;

@@ -655,3 +655,81 @@ fn a_content_length_client_is_answered_in_kind() {
     assert_eq!(text(&second), r#"{"q": true}"#);
     assert_eq!(read_jsonl(&telemetry)[0]["status"], "ok");
 }
+
+/// The proxy's peak resident set so far (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {status}"));
+    kb * 1024
+}
+
+/// Python's `json.dumps` (ASCII-escaped) length of the string `s`, quotes excluded.
+fn python_str_len(s: &str) -> u64 {
+    s.chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if (c as u32) < 0x20 || c == '\u{7f}' => 6,
+            c if c.is_ascii() => 1,
+            c if (c as u32) > 0xFFFF => 12,
+            _ => 6,
+        })
+        .sum()
+}
+
+#[test]
+fn a_50_mb_pretty_result_passes_intact_in_bounded_memory() {
+    // A Content-Length server writing pretty (multi-line) JSON: the proxy re-frames it as one
+    // line for this newline-delimited client without a second copy of the message.
+    const CHARS: usize = 42_000_000;
+    let pattern = "text line with \"quotes\", a \\ and é\n";
+    let mut s = Session::start(
+        &["--framing", "content-length", "--response-timeout", "120"],
+        &["--framing", "content-length", "--pretty"],
+    );
+    s.initialize();
+    s.call(1, "big", json!({"bytes": CHARS, "pattern": pattern}));
+    let line = match s.lines.recv_timeout(Duration::from_secs(120)) {
+        Ok(line) => line,
+        Err(e) => panic!("no reply: {e:?}; stderr:\n{}", s.stderr()),
+    };
+    let rss = peak_rss(s.child.id());
+    let message_bytes = line.len() as u64;
+    assert!(message_bytes > 50_000_000, "{message_bytes}");
+    let reply: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(reply["id"], 1);
+    let got = text(&reply);
+    let expected: String = pattern.chars().cycle().take(CHARS).collect();
+    assert_eq!(got.len(), expected.len());
+    let hash = |t: &str| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        t.hash(&mut h);
+        h.finish()
+    };
+    assert_eq!(hash(got), hash(&expected), "the text changed on the way");
+    // The reply is the server's JSON with its line breaks removed (python's indent=2 output
+    // has no other whitespace outside strings than after ':' and ',').
+    assert!(!line.contains("\n"));
+    // Telemetry: the bytes the client received, and python's length of the result.
+    let mut envelope = reply["result"].clone();
+    envelope["content"][0]["text"] = json!("");
+    let result_len = serde_json::to_string(&envelope).unwrap().len() as u64 + python_str_len(got);
+    assert_eq!(s.finish(), Some(0));
+    let lines = s.telemetry();
+    let rec = by_id(&lines, 1)[0];
+    assert_eq!(rec["status"], "ok", "{rec}");
+    assert_eq!(rec["response_bytes"], json!(message_bytes), "{rec}");
+    assert_eq!(rec["result_json_bytes"], json!(result_len), "{rec}");
+    // Peak RSS: the server's frame (its pretty form, slightly larger than the line) is the
+    // only full copy; everything else is bounded.
+    let bound = 20_000_000 + message_bytes * 11 / 10;
+    assert!(
+        rss < bound,
+        "peak RSS {rss} B for a {message_bytes}-byte message (bound {bound})"
+    );
+    eprintln!("peak RSS {rss} B for a {message_bytes}-byte message");
+}

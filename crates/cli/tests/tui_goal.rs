@@ -55,8 +55,10 @@ fn phases_are_typed_into_a_pty_and_completed_from_result_json() {
         screen.contains("(200 columns)"),
         "the PTY has a proper size: {screen}"
     );
+    // The terminal echoes what was typed; the stand-in's own "handled" line may land after the
+    // phase already ended (completion is read from result.json), so it is not asserted here.
     assert!(
-        screen.contains("handled: /goal Read and follow the HarnessGym attempt prompt at"),
+        screen.contains("/goal Read and follow the HarnessGym attempt prompt at"),
         "{screen}"
     );
     let transcript = fs::read_to_string(it.join("build.transcript.txt")).unwrap();

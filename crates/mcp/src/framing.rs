@@ -184,13 +184,45 @@ pub fn write_message<W: Write + ?Sized>(
 }
 
 fn compact(body: &[u8]) -> io::Result<Vec<u8>> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+    // Validate only (nothing is built), then drop the whitespace byte by byte: the JSON text
+    // is kept as it was (key order, number spelling, escapes), minus its line breaks.
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("cannot write a line-broken body that is not JSON: {e}"),
         )
     })?;
-    serde_json::to_vec(&value).map_err(io::Error::other)
+    let mut out = body.to_vec();
+    compact_in_place(&mut out);
+    Ok(out)
+}
+
+/// Removes the whitespace outside strings from the JSON text in `buf`, in place (no second
+/// copy of a large message). Raw line breaks cannot occur inside JSON strings, so the result
+/// of valid JSON is one line.
+pub(crate) fn compact_in_place(buf: &mut Vec<u8>) {
+    let mut w = 0;
+    let mut in_str = false;
+    let mut escaped = false;
+    for r in 0..buf.len() {
+        let b = buf[r];
+        if in_str {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_str = false;
+            }
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            continue;
+        } else if b == b'"' {
+            in_str = true;
+        }
+        buf[w] = b;
+        w += 1;
+    }
+    buf.truncate(w);
 }
 
 /// Writes `a` then `b`, as one buffer when small (one syscall for the common case).
@@ -448,7 +480,12 @@ fn read_content_length<R: BufRead>(
         }
         Some(Ok(n)) => n,
     };
-    let mut body = Vec::with_capacity(n.min(1 << 20));
+    // The exact size up front when the allocator agrees (pages are only committed as the body
+    // is read): no doubling, so a large body costs its size once.
+    let mut body = Vec::new();
+    if body.try_reserve_exact(n).is_err() {
+        body.reserve(n.min(1 << 20));
+    }
     let got = reader.by_ref().take(n as u64).read_to_end(&mut body)?;
     if got < n {
         return Err(FrameError::Truncated);
@@ -471,6 +508,13 @@ mod tests {
             );
         }
         assert!("lsp".parse::<Framing>().is_err());
+    }
+
+    #[test]
+    fn compaction_in_place_keeps_strings() {
+        let mut b = b"{ \"a b\" : [1,\r\n 2], \"c\":\"x\\\" \\\\\" }\n".to_vec();
+        compact_in_place(&mut b);
+        assert_eq!(b, br#"{"a b":[1,2],"c":"x\" \\"}"#);
     }
 
     #[test]

@@ -32,12 +32,178 @@ fn python_str_len(s: &str) -> u64 {
         .chars()
         .map(|c| match c {
             '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
-            c if (c as u32) < 0x20 => 6,
+            c if (c as u32) < 0x20 || c == '\u{7f}' => 6,
             c if c.is_ascii() => 1,
             c if (c as u32) > 0xFFFF => 12,
             _ => 6,
         })
         .sum::<u64>()
+}
+
+/// [`python_json_len`] of the JSON text `text`, computed on the bytes without building a
+/// [`Value`] (so a 50 MB tool result is measured without a second copy of it). `text` should
+/// be valid JSON (the callers have parsed it); on anything else the result is meaningless but
+/// the scan still ends. Duplicate object keys count every occurrence (Python would keep the
+/// last one).
+#[cfg(test)]
+pub(crate) fn python_json_len_raw(text: &[u8]) -> u64 {
+    scan_raw(text).python_len
+}
+
+/// What one pass over a JSON text (a `tools/call` result) finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawScan {
+    /// [`python_json_len`] of the text (see `python_json_len_raw`).
+    pub python_len: u64,
+    /// Whether the text is an object whose (last) `isError` member is `true`.
+    pub is_error: bool,
+}
+
+/// One pass over the JSON text `text` (valid JSON: the caller has parsed it) without building
+/// a [`Value`]: strings are skipped with `memchr`, so it runs at memory speed.
+pub(crate) fn scan_raw(text: &[u8]) -> RawScan {
+    let mut n = 0u64;
+    let mut i = 0usize;
+    let mut depth = 0u32;
+    let top_object = text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    // Inside the top-level object: whether the next string is a key, and whether the last
+    // key was `isError` (its value not seen yet).
+    let mut expect_key = false;
+    let mut after_is_error = false;
+    let mut is_error = false;
+    while i < text.len() {
+        let b = text[i];
+        if depth == 1
+            && top_object
+            && after_is_error
+            && !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b':')
+        {
+            is_error = b == b't';
+            after_is_error = false;
+        }
+        match b {
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b'{' | b'[' => {
+                depth += 1;
+                expect_key = depth == 1 && b == b'{';
+                n += 1;
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                n += 1;
+                i += 1;
+            }
+            b',' => {
+                expect_key = depth == 1 && top_object;
+                n += 1;
+                i += 1;
+            }
+            b':' => {
+                n += 1;
+                i += 1;
+            }
+            b'"' => {
+                let (len, next) = python_raw_str_len(text, i + 1);
+                if expect_key && depth == 1 {
+                    after_is_error = &text[i..next] == b"\"isError\"";
+                    expect_key = false;
+                }
+                n += len;
+                i = next;
+            }
+            b't' | b'n' => {
+                n += 4;
+                i += 4;
+            }
+            b'f' => {
+                n += 5;
+                i += 5;
+            }
+            _ => {
+                let start = i;
+                while i < text.len()
+                    && matches!(text[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                if i == start {
+                    i += 1; // not JSON; skip the byte
+                    continue;
+                }
+                n += match serde_json::from_slice::<serde_json::Number>(&text[start..i]) {
+                    Ok(num) => python_number(&num).len() as u64,
+                    Err(_) => (i - start) as u64,
+                };
+            }
+        }
+    }
+    RawScan {
+        python_len: n,
+        is_error,
+    }
+}
+
+/// Python's length of the JSON string whose text starts at `text[start]` (just after the
+/// opening quote); returns it (quotes included) and the index after the closing quote.
+fn python_raw_str_len(text: &[u8], start: usize) -> (u64, usize) {
+    let mut n = 2u64;
+    let mut i = start;
+    loop {
+        let rest = &text[i..];
+        let stop = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+        let plain = &rest[..stop];
+        n += if plain.is_ascii() {
+            plain.len() as u64 + memchr::memchr_iter(0x7f, plain).count() as u64 * 5
+        } else {
+            plain
+                .iter()
+                .map(|b| match b {
+                    0x7f => 6,
+                    0x00..=0x7e => 1,
+                    0x80..=0xbf => 0, // UTF-8 continuation byte
+                    0xc0..=0xef => 6, // a BMP character: \uXXXX
+                    _ => 12,          // outside the BMP: a surrogate pair
+                })
+                .sum::<u64>()
+        };
+        i += stop;
+        if i >= text.len() {
+            return (n, i);
+        }
+        if text[i] == b'"' {
+            return (n, i + 1);
+        }
+        // An escape sequence.
+        let Some(&e) = text.get(i + 1) else {
+            return (n, text.len());
+        };
+        match e {
+            b'u' => {
+                let cp = text
+                    .get(i + 2..i + 6)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .unwrap_or(0xffff);
+                n += match cp {
+                    0x22 | 0x5c | 0x0a | 0x0d | 0x09 | 0x08 | 0x0c => 2,
+                    0x7f => 6,
+                    0x00..=0x1f => 6,
+                    0x20..=0x7e => 1,
+                    _ => 6, // BMP, or one half of a surrogate pair
+                };
+                i += 6;
+            }
+            b'/' => {
+                n += 1;
+                i += 2;
+            }
+            _ => {
+                n += 2; // \" \\ \n \r \t \b \f
+                i += 2;
+            }
+        }
+    }
 }
 
 /// Python's `repr(float)` for finite floats, `str(int)` for integers.
@@ -178,6 +344,48 @@ mod tests {
         assert_eq!(python_json_len(&json!(1.5e-7)), 7); // 1.5e-07
         assert_eq!(python_json_len(&json!(0.0001)), 6);
         assert_eq!(python_json_len(&json!(-3)), 2);
+        assert_eq!(python_json_len(&json!("\u{7f}")), 8);
+    }
+
+    #[test]
+    fn python_lengths_from_raw_text() {
+        let samples = [
+            r#"{}"#,
+            r#" { "a" : 1 , "b" : [ true , null , false ] } "#,
+            r#""é""#,
+            r#""\u00e9""#,
+            r#""😀""#,
+            r#""\ud83d\ude00""#,
+            r#""a\nb\u0001\/\"\\\t\b\f\r""#,
+            r#""\u000a\u0022\u005c\u0041\u007f""#,
+            "\"\u{7f}x\"",
+            r#"[1.5, 2.0, 1e20, 1.5e-7, 0.0001, -3, 12345678901234567890, 1E3]"#,
+            "{\n  \"content\": [\n    {\"type\": \"text\", \"text\": \"x\\ny\"}\n  ],\n  \"isError\": false\n}",
+            r#"{"k\u00e9y":{"nested":[[],{},"",0]}}"#,
+        ];
+        for text in samples {
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                python_json_len_raw(text.as_bytes()),
+                python_json_len(&value),
+                "{text}"
+            );
+            let is_error = value.get("isError") == Some(&Value::Bool(true));
+            assert_eq!(scan_raw(text.as_bytes()).is_error, is_error, "{text}");
+        }
+        for (text, is_error) in [
+            (r#"{"isError":true}"#, true),
+            (
+                r#" { "content" : [ {"isError": true} ], "isError" : true } "#,
+                true,
+            ),
+            (r#"{"isError":true,"isError":false}"#, false),
+            (r#"{"isError":"true"}"#, false),
+            (r#"{"a":{"isError":true},"b":"isError"}"#, false),
+            (r#"[{"isError":true}]"#, false),
+        ] {
+            assert_eq!(scan_raw(text.as_bytes()).is_error, is_error, "{text}");
+        }
     }
 
     #[test]

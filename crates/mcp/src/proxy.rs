@@ -3,12 +3,12 @@
 //! a server process (either framing), which logs one [`CallRecord`] per `tools/call`.
 //!
 //! # Threads
-//! * client pump: frames the client's input (newline-delimited JSON; a `Content-Length`
-//!   client is detected and answered in kind) and queues each message for the writer;
-//! * writer: records every request as pending (id, method, start, deadline), handles
-//!   `notifications/cancelled`, and forwards each message to the server unchanged. On the
-//!   first request, with `auto` framing, it detects the server's framing (see
-//!   the crate docs);
+//! * client reader/writer: frames the client's input (newline-delimited JSON; a
+//!   `Content-Length` client is detected and answered in kind), records every request as
+//!   pending (id, method, start, deadline), handles `notifications/cancelled`, and forwards
+//!   each message to the server unchanged, on the same thread (no hand-off per message). On
+//!   the first request, with `auto` framing, it detects the server's framing (see the crate
+//!   docs);
 //! * server reader: matches each response to its pending request by id (any number in flight,
 //!   answered in any order), writes the telemetry line, and forwards every server message
 //!   (responses, notifications, server→client requests; batches element by element);
@@ -25,14 +25,24 @@
 //! Locks are never held across I/O to the client or the server, so a stuck peer blocks only
 //! its own direction.
 //!
+//! # Memory
+//! A server message is held once, as the bytes it arrived in, and forwarded as those bytes.
+//! A single message (not a batch) is parsed into its top-level members as borrowed raw JSON
+//! text; `id`, `method` and `error` are parsed (small), while `result` is only scanned once
+//! for its Python-style length (`result_json_bytes`) and its `isError` member, so a 50 MB
+//! result costs about 50 MB, not twice that. Pretty (multi-line) JSON for a newline-delimited
+//! client is made one line in place. Batches and client messages are parsed into values.
+//!
 //! # Protocol versions
 //! Messages are passed through unchanged. When the client asks for a newer `protocolVersion`
 //! than the server supports, the server's answer (with its older version) reaches the client
 //! as is; MCP clients then either accept that version or disconnect. The original's Claude
 //! bridge overwrote the server's version with the client's, which hid real incompatibilities.
 
-use crate::framing::{write_frame, FrameReader, Framing};
-use crate::json::{classify, compact_len, fmt_secs, id_key, python_json_len, timestamp_now, Kind};
+use crate::framing::{compact_in_place, write_frame, FrameReader, Framing};
+use crate::json::{
+    classify, compact_len, fmt_secs, id_key, python_json_len, scan_raw, timestamp_now, Kind,
+};
 use crate::process::{
     describe_status, LogSink, ProcessSet, ServerCommand, SpawnError, StderrRelay, DEFAULT_GRACE,
 };
@@ -43,6 +53,7 @@ use crate::telemetry::{
 use crate::transport::{
     probe_window, OpenError, ServerEvent, ServerReader, ServerWriter, Transport,
 };
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -214,11 +225,6 @@ impl State {
     }
 }
 
-enum ClientItem {
-    Message(Vec<u8>, Value),
-    Eof,
-}
-
 struct Shared {
     opts: ProxyOptions,
     state: Mutex<State>,
@@ -305,17 +311,15 @@ impl Proxy {
             let _ = shared.server_framing.set(f);
         }
 
-        let (client_tx, client_rx) = mpsc::sync_channel::<ClientItem>(64);
         {
+            // One thread reads the client and writes to the server: no hand-off per message.
             let shared = Arc::clone(&shared);
             spawn_named("mcp-proxy-client", move || {
-                client_pump(&shared, client_in, &client_tx)
-            });
-        }
-        {
-            let shared = Arc::clone(&shared);
-            spawn_named("mcp-proxy-writer", move || {
-                writer_loop(&shared, transport, &client_rx)
+                let input = ClientInput {
+                    shared: &shared,
+                    reader: FrameReader::new(BufReader::with_capacity(64 * 1024, client_in), None),
+                };
+                writer_loop(&shared, transport, input);
             });
         }
         {
@@ -355,37 +359,48 @@ fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) {
         .expect("cannot start a proxy thread");
 }
 
-fn client_pump<R: Read>(shared: &Shared, client_in: R, tx: &mpsc::SyncSender<ClientItem>) {
-    let mut reader = FrameReader::new(BufReader::with_capacity(64 * 1024, client_in), None);
-    loop {
-        match reader.read_frame() {
-            Ok(Some(body)) => {
-                if let Some(f) = reader.framing() {
-                    let _ = shared.client_framing.set(f);
-                }
-                match serde_json::from_slice::<Value>(&body) {
-                    Ok(value) => {
-                        if tx.send(ClientItem::Message(body, value)).is_err() {
-                            return;
-                        }
+/// The client's messages, framed (newline-delimited JSON; a `Content-Length` client is
+/// detected) and parsed; invalid ones are noted and skipped. Ends at EOF or a read error.
+struct ClientInput<'a, R> {
+    shared: &'a Shared,
+    reader: FrameReader<BufReader<R>>,
+}
+
+impl<R: Read> Iterator for ClientInput<'_, R> {
+    type Item = (Vec<u8>, Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.reader.read_frame() {
+                Ok(Some(body)) => {
+                    if let Some(f) = self.reader.framing() {
+                        let _ = self.shared.client_framing.set(f);
                     }
-                    Err(e) => shared.note(&format!("skipped invalid JSON from the client: {e}")),
+                    match serde_json::from_slice::<Value>(&body) {
+                        Ok(value) => return Some((body, value)),
+                        Err(e) => self
+                            .shared
+                            .note(&format!("skipped invalid JSON from the client: {e}")),
+                    }
                 }
-            }
-            Ok(None) => break,
-            Err(e) if e.is_recoverable() => {
-                shared.note(&format!("skipped client input: {e}"));
-            }
-            Err(e) => {
-                shared.note(&format!("client input ended: {e}"));
-                break;
+                Ok(None) => return None,
+                Err(e) if e.is_recoverable() => {
+                    self.shared.note(&format!("skipped client input: {e}"));
+                }
+                Err(e) => {
+                    self.shared.note(&format!("client input ended: {e}"));
+                    return None;
+                }
             }
         }
     }
-    let _ = tx.send(ClientItem::Eof);
 }
 
-fn writer_loop(shared: &Arc<Shared>, transport: Transport, rx: &Receiver<ClientItem>) {
+fn writer_loop(
+    shared: &Arc<Shared>,
+    transport: Transport,
+    input: impl Iterator<Item = (Vec<u8>, Value)>,
+) {
     let mut transport = Some(transport);
     let mut writer: Option<ServerWriter> = None;
     if transport.as_ref().is_some_and(Transport::is_open) {
@@ -393,10 +408,7 @@ fn writer_loop(shared: &Arc<Shared>, transport: Transport, rx: &Receiver<ClientI
     }
     let mut queued: Vec<Vec<u8>> = Vec::new();
     let mut write_failed = false;
-    for item in rx {
-        let ClientItem::Message(raw, value) = item else {
-            break;
-        };
+    for (raw, value) in input {
         let first_deadline = shared.on_client_message(raw.len() as u64, &value);
         if let Some(w) = writer.as_mut() {
             if let Err(e) = w.send(&raw) {
@@ -485,15 +497,23 @@ fn call_info(request: &Value) -> CallInfo {
 /// Status, error message and `result_json_bytes` of a response.
 fn reply_outcome(response: &Value) -> (&'static str, String, u64) {
     if let Some(err) = response.get("error") {
-        let message = err
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        return (STATUS_PROTOCOL_ERROR, message, python_json_len(err));
+        return error_outcome(err);
     }
     let result = response.get("result").unwrap_or(&Value::Null);
     let bytes = python_json_len(result);
+    result_outcome(result, bytes)
+}
+
+fn error_outcome(err: &Value) -> (&'static str, String, u64) {
+    let message = err
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    (STATUS_PROTOCOL_ERROR, message, python_json_len(err))
+}
+
+fn result_outcome(result: &Value, bytes: u64) -> (&'static str, String, u64) {
     if result.get("isError") == Some(&Value::Bool(true)) {
         let text = result
             .get("content")
@@ -507,6 +527,46 @@ fn reply_outcome(response: &Value) -> (&'static str, String, u64) {
         return (STATUS_TOOL_ERROR, text, bytes);
     }
     (STATUS_OK, String::new(), bytes)
+}
+
+/// The top-level members of a server message, each left as unparsed JSON text borrowed from
+/// the frame: a large `result` is never built as a [`Value`].
+type RawMembers<'a> = HashMap<String, &'a RawValue>;
+
+/// [`classify`] on raw members: the id of a response, `None` for anything else.
+fn raw_response_id(members: &RawMembers<'_>) -> Option<Value> {
+    let parse = |k: &str| {
+        members
+            .get(k)
+            .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+    };
+    if parse("method").is_some_and(|m| m.is_string()) {
+        return None;
+    }
+    let id = parse("id").filter(|id| !id.is_null())?;
+    (members.contains_key("result") || members.contains_key("error")).then_some(id)
+}
+
+/// [`reply_outcome`] on raw members. Only `error` (small) and a tool error's `result` are
+/// parsed into values; an ordinary `result` is measured and its `isError` found in one scan
+/// of its bytes (already validated by the parse of the message).
+fn raw_reply_outcome(members: &RawMembers<'_>) -> (&'static str, String, u64) {
+    if let Some(err) = members.get("error") {
+        let err = serde_json::from_str::<Value>(err.get()).unwrap_or(Value::Null);
+        return error_outcome(&err);
+    }
+    let Some(result) = members.get("result") else {
+        return (STATUS_OK, String::new(), 4);
+    };
+    let text = result.get();
+    let scan = scan_raw(text.as_bytes());
+    if !scan.is_error {
+        return (STATUS_OK, String::new(), scan.python_len);
+    }
+    // A tool error (small, normally): its first text is wanted.
+    let bytes = scan.python_len;
+    let value = serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+    result_outcome(&value, bytes)
 }
 
 fn ms_since(start: Instant) -> u64 {
@@ -654,7 +714,35 @@ impl Shared {
         first_deadline
     }
 
-    fn on_server_frame(&self, body: Vec<u8>) {
+    fn on_server_frame(&self, mut body: Vec<u8>) {
+        let client_framing = self.client_framing.get().copied();
+        if client_framing != Some(Framing::ContentLength)
+            && memchr::memchr2(b'\n', b'\r', &body).is_some()
+        {
+            // Pretty JSON for a newline-delimited client: made one line here, in place, so
+            // that the bytes counted are the bytes sent and no second copy is made.
+            compact_in_place(&mut body);
+        }
+        if body.first() == Some(&b'{') {
+            // The common case, a single message: parsed without building the result.
+            let members = match serde_json::from_slice::<RawMembers<'_>>(&body) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.note(&format!("skipped invalid JSON from the server: {e}"));
+                    return;
+                }
+            };
+            let bytes = body.len() as u64;
+            let forward = match raw_response_id(&members) {
+                Some(id) => self.on_server_response(&id, bytes, || raw_reply_outcome(&members)),
+                None => true,
+            };
+            drop(members);
+            if forward {
+                self.send_to_client(&body);
+            }
+            return;
+        }
         let value: Value = match serde_json::from_slice(&body) {
             Ok(v) => v,
             Err(e) => {
@@ -693,14 +781,25 @@ impl Shared {
 
     /// Matches one server message; returns whether it goes to the client.
     fn on_server_item(&self, item: &Value, bytes: u64) -> bool {
-        let Kind::Response { id } = classify(item) else {
-            return true;
-        };
+        match classify(item) {
+            Kind::Response { id } => self.on_server_response(id, bytes, || reply_outcome(item)),
+            _ => true,
+        }
+    }
+
+    /// Matches a response with `id` (`bytes` long; `outcome` computes its status, message and
+    /// `result_json_bytes` when it is logged); returns whether it goes to the client.
+    fn on_server_response(
+        &self,
+        id: &Value,
+        bytes: u64,
+        outcome: impl FnOnce() -> (&'static str, String, u64),
+    ) -> bool {
         let key = id_key(id);
         let mut st = self.lock_state();
         if let Some(p) = st.pending.remove(&key) {
             drop(st);
-            let (status, message, result_bytes) = reply_outcome(item);
+            let (status, message, result_bytes) = outcome();
             // The line is written before the reply is forwarded, so a client that has its
             // answer finds the line in the log.
             self.record(&p, status, message, result_bytes, bytes, false);
@@ -718,7 +817,7 @@ impl Shared {
                 ms_since(p.started),
                 fmt_secs(p.timeout)
             ));
-            let (status, message, result_bytes) = reply_outcome(item);
+            let (status, message, result_bytes) = outcome();
             self.record(&p, status, message, result_bytes, bytes, true);
             return false;
         }

@@ -35,7 +35,7 @@ Tools (tools/call name):
   ask      sends a notification and a server->client request (roots/list), then answers with
            the client's reply to it
   flood    writes arguments.bytes bytes to stderr, then answers
-  big      a text result of arguments.bytes bytes
+  big      a text result of arguments.bytes characters (arguments.pattern repeated, default "b")
   sleep    sleeps arguments.ms, then answers
   die      exits with code 3 without answering
   garbage  writes garbage to stdout, then answers
@@ -227,7 +227,9 @@ def call(mid, name, args, out):
         sys.stderr.buffer.flush()
         out.append(text(mid, "flooded"))
     elif name == "big":
-        out.append(text(mid, "b" * int(args.get("bytes", 1000))))
+        n = int(args.get("bytes", 1000))
+        pattern = args.get("pattern", "b")
+        out.append(text(mid, (pattern * (n // len(pattern) + 1))[:n]))
     elif name == "sleep":
         time.sleep(int(args.get("ms", 100)) / 1000.0)
         out.append(text(mid, "slept"))

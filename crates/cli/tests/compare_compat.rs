@@ -10,52 +10,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The reference CLI: `$HARNESSGYM_PYREF`, else the venv the run compatibility tests made, else
-/// a venv of our own (made once, under a lock, so parallel test binaries do not race).
+/// The reference CLI (installed once per target directory by the testkit).
 fn reference_cli() -> PathBuf {
-    static CLI: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    CLI.get_or_init(|| {
-        if let Ok(path) = std::env::var("HARNESSGYM_PYREF") {
-            return PathBuf::from(path);
-        }
-        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let shared = tmp.join("pyref-venv/bin/harnessgym");
-        if shared.exists() {
-            return shared;
-        }
-        let venv = tmp.join("pyref-venv-compare");
-        let cli = venv.join("bin/harnessgym");
-        std::fs::create_dir_all(tmp).unwrap();
-        let lock = std::fs::File::create(tmp.join("pyref-venv-compare.lock")).unwrap();
-        // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
-        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
-        if !cli.exists() {
-            let _ = std::fs::remove_dir_all(&venv);
-            let ok = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status()
-                .expect("python3 is needed")
-                .success();
-            assert!(ok, "python3 -m venv failed");
-            let ok = Command::new(venv.join("bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "harnessgym==0.1.1",
-                ])
-                .status()
-                .unwrap()
-                .success();
-            assert!(
-                ok,
-                "pip install harnessgym==0.1.1 failed (PyPI must be reachable)"
-            );
-        }
-        cli
-    })
-    .clone()
+    harnessgym_testkit::pyref::cli()
 }
 
 const POST: &str = r#"echo '{"status": "passed", "score": 7}'"#;

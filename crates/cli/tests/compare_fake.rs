@@ -605,17 +605,52 @@ fn a_killed_compare_keeps_its_records_and_resume_finishes_it() {
     child.kill().unwrap();
     child.wait().unwrap();
 
+    // The report is at most one trial behind the trial.json files (the kill may fall between
+    // a trial's record and the report's rewrite); trial.json is the truth.
     let before = read_json(&root.join("compare_report.json"));
     assert_eq!(before["state"], "running");
     let kept = before["trials"].as_array().unwrap().len();
-    assert!((2..6).contains(&kept), "{kept} trials in the report");
+    let on_disk = recorded(&root);
+    assert!(
+        kept + 1 >= on_disk && kept <= on_disk && on_disk < 6,
+        "{kept} in the report, {on_disk} on disk"
+    );
     assert_eq!(
         before["pending"].as_array().unwrap().len(),
         6 - kept,
         "{}",
         before["pending"]
     );
-    let first = read_json(&root.join("plain/trial_1/trial.json"));
+    // Trials whose counterpart has no record are listed, and left out of the summaries.
+    let unpaired = before["paired"]["unpaired"].as_array().unwrap().len();
+    for g in ["plain", "harnessed"] {
+        let in_report = before["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["group"] == g)
+            .count() as u64;
+        let s = &before["summary"][g];
+        assert_eq!(
+            s["count"].as_u64().unwrap() + s["unpaired_count"].as_u64().unwrap(),
+            in_report
+        );
+    }
+    assert_eq!(
+        before["summary"]["plain"]["count"],
+        before["summary"]["harnessed"]["count"]
+    );
+    assert_eq!(unpaired as u64, kept as u64 % 2, "{}", before["paired"]);
+    let records: Vec<(PathBuf, Value)> = ["plain", "harnessed"]
+        .iter()
+        .flat_map(|g| (1..=3).map(move |i| format!("{g}/trial_{i}/trial.json")))
+        .map(|rel| root.join(rel))
+        .filter(|p| p.exists())
+        .map(|p| {
+            let v = read_json(&p);
+            (p, v)
+        })
+        .collect();
 
     // Without --resume the directory is refused.
     let again = f.run("out", &["--trials", "3"]);
@@ -634,8 +669,11 @@ fn a_killed_compare_keeps_its_records_and_resume_finishes_it() {
     assert_eq!(after["pending"], json!([]));
     assert_eq!(after["created_at"], before["created_at"]);
     // Recorded trials were not run again; the one in flight was, from a fresh copy.
-    assert_eq!(read_json(&root.join("plain/trial_1/trial.json")), first);
+    for (path, record) in &records {
+        assert_eq!(read_json(path), *record, "{} was rewritten", path.display());
+    }
     assert_eq!(after["summary"]["plain"]["post_score"]["valid_count"], 3);
+    // The trial in flight and the workspace prepared ahead of it were moved aside.
     let interrupted: Vec<_> = std::fs::read_dir(root.join("interrupted"))
         .map(|rd| rd.flatten().collect())
         .unwrap_or_default();
@@ -667,6 +705,18 @@ fn ctrl_c_ends_every_trials_processes_and_leaves_a_resumable_report() {
         pids.iter()
             .all(|p| std::fs::read_to_string(p).is_ok_and(|s| s.ends_with('\n')))
     });
+    // One compare per output directory.
+    let second = bin()
+        .args(["compare", "--resume", "--output-dir"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(code(&second), 1, "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("another compare is running"),
+        "{}",
+        stderr(&second)
+    );
     let started = Instant::now();
     // SAFETY: plain kill(2) of the child we spawned.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -788,4 +838,104 @@ fn overwrite_replaces_and_json_prints_the_summary() {
     assert_eq!(summary["invalid_trials"].as_array().unwrap().len(), 2);
     // Progress went to stderr.
     assert!(stderr(&out).contains("plain 1 · started"));
+}
+
+#[test]
+fn resume_needs_a_report_written_by_this_tool() {
+    let f = Fixture::new();
+    let resume = |dir: &Path| {
+        bin()
+            .args(["compare", "--resume", "--output-dir"])
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    let out = resume(&f.path("nothing"));
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("cannot resume"), "{}", stderr(&out));
+    // A report in the original's shape has no settings to resume from.
+    std::fs::create_dir_all(f.path("orig")).unwrap();
+    std::fs::write(
+        f.path("orig/compare_report.json"),
+        r#"{"created_at": "2026-01-01T00:00:00+00:00", "workspace_template": "/t", "artifact_source": null, "trials": [], "summary": {}}"#,
+    )
+    .unwrap();
+    let out = resume(&f.path("orig"));
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("has no settings"), "{}", stderr(&out));
+    // Settings come from the report, not the command line.
+    let out = bin()
+        .args(["compare", "--resume", "--task", "task.md", "--output-dir"])
+        .arg(f.path("orig"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("takes its settings from the report"));
+}
+
+/// An artifact source whose harness holds a real MCP server (the harness tests' fixture).
+fn source_with_server(f: &Fixture) -> PathBuf {
+    let server = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/mcp_server.py"),
+    )
+    .unwrap();
+    let srv = f.path("mcp_source/.harnessgym/mcp/good");
+    std::fs::create_dir_all(&srv).unwrap();
+    std::fs::write(srv.join("server.py"), server).unwrap();
+    let manifest = json!({
+        "name": "good", "command": "python3", "args": ["server.py"],
+        "cwd": ".harnessgym/mcp/good", "enabled_tools": ["probe"],
+        "timeouts": {"startup_seconds": 10, "tool_seconds": 20}, "self_test": true,
+    });
+    std::fs::write(srv.join("mcp.json"), manifest.to_string()).unwrap();
+    f.path("mcp_source")
+}
+
+#[test]
+fn a_copied_mcp_server_activates_in_the_harnessed_arm_only() {
+    let f = Fixture::new();
+    let source = source_with_server(&f);
+    let source = source.to_str().unwrap();
+    let out = f.run(
+        "out",
+        &["--post-command", POST, "--artifact-source", source],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let r = read_json(&f.path("out/compare_report.json"));
+    let h = trial(&r, "harnessed", 1);
+    assert_eq!(
+        h["harness_validation"]["valid"], true,
+        "{}",
+        h["harness_validation"]
+    );
+    assert!(
+        h["harness_validation"]["active_tool_count"]
+            .as_i64()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(h["harness_validation"]["active_mcp_count"], 1);
+    assert!(h["iterations"][0]["active_tool_count"].as_i64().unwrap() >= 1);
+    assert_eq!(
+        trial(&r, "plain", 1)["iterations"][0]["active_tool_count"],
+        0
+    );
+
+    // Demanding tool use: the fake agent calls nothing, so the harnessed trial is invalid.
+    let out = f.run(
+        "out2",
+        &["--artifact-source", source, "--require-harness-tool-use"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let r = read_json(&f.path("out2/compare_report.json"));
+    let h = trial(&r, "harnessed", 1);
+    assert_eq!(h["harness_validation"]["tool_use_required"], true);
+    assert_eq!(
+        h["harness_validation"]["reason"],
+        "harnessed trial invalid: generated MCP tools activated but no MCP tool calls were recorded"
+    );
+    assert_eq!(
+        r["summary"]["harnessed"]["comparison_valid"],
+        json!({"invalid": 1})
+    );
 }

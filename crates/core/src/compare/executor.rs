@@ -11,10 +11,12 @@
 //! [`Trial::read`]: super::report::Trial::read
 
 use super::config::CompareConfig;
-use super::trial::{run_trial, TrialEnv, TrialOutcome};
+use super::trial::{prepare_trial, run_prepared, Prepared, TrialEnv, TrialOutcome};
 use super::{CompareEvents, TrialKey};
+use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 /// Receives what an executor does; called from any thread.
 pub trait TrialSink: Sync {
@@ -44,7 +46,9 @@ pub trait TrialExecutor: Sync {
     );
 }
 
-/// Runs up to `jobs` trials at once in threads of this process.
+/// Runs up to `jobs` trials at once in threads of this process. While they run, the workspaces
+/// of the next `jobs` trials are prepared (copied) by as many stager threads, so with a real
+/// agent the copy never sits between two attempts; trials still start strictly in the order given.
 #[derive(Debug, Clone, Copy)]
 pub struct LocalExecutor {
     pub jobs: usize,
@@ -54,6 +58,13 @@ impl LocalExecutor {
     pub fn new(jobs: usize) -> LocalExecutor {
         LocalExecutor { jobs: jobs.max(1) }
     }
+}
+
+/// The shared queue: positions prepared ahead, the next to prepare and the next to run.
+struct Queue {
+    ready: BTreeMap<usize, Prepared>,
+    next_prepare: usize,
+    next_run: usize,
 }
 
 impl TrialExecutor for LocalExecutor {
@@ -72,16 +83,55 @@ impl TrialExecutor for LocalExecutor {
         env: &TrialEnv,
         sink: &dyn TrialSink,
     ) {
-        let next = AtomicUsize::new(0);
+        let n = trials.len();
+        let jobs = self.jobs.min(n).max(1);
+        let queue = Mutex::new(Queue {
+            ready: BTreeMap::new(),
+            next_prepare: 0,
+            next_run: 0,
+        });
+        let changed = Condvar::new();
+        let tick = Duration::from_millis(50);
+        let stager = || loop {
+            let pos = {
+                let mut q = queue.lock().expect("queue");
+                loop {
+                    if env.cancel.is_cancelled() || q.next_prepare >= n {
+                        return;
+                    }
+                    // At most `jobs` workspaces wait beyond the trials already started.
+                    if q.next_prepare < q.next_run + jobs {
+                        break;
+                    }
+                    q = changed.wait_timeout(q, tick).expect("queue").0;
+                }
+                q.next_prepare += 1;
+                q.next_prepare - 1
+            };
+            let prepared = prepare_trial(config, trials[pos]);
+            queue.lock().expect("queue").ready.insert(pos, prepared);
+            changed.notify_all();
+        };
         let worker = || loop {
-            if env.cancel.is_cancelled() {
-                return;
-            }
-            let i = next.fetch_add(1, Ordering::SeqCst);
-            let Some(&key) = trials.get(i) else { return };
+            let (pos, prepared) = {
+                let mut q = queue.lock().expect("queue");
+                loop {
+                    if env.cancel.is_cancelled() || q.next_run >= n {
+                        return;
+                    }
+                    let next = q.next_run;
+                    if let Some(p) = q.ready.remove(&next) {
+                        q.next_run += 1;
+                        break (next, p);
+                    }
+                    q = changed.wait_timeout(q, tick).expect("queue").0;
+                }
+            };
+            changed.notify_all();
+            let key = trials[pos];
             sink.started(key);
             let outcome = catch_unwind(AssertUnwindSafe(|| {
-                run_trial(config, key, env, sink.events())
+                run_prepared(config, key, env, sink.events(), prepared, false)
             }))
             .unwrap_or_else(|panic| {
                 TrialOutcome::Lost(format!(
@@ -91,15 +141,11 @@ impl TrialExecutor for LocalExecutor {
             });
             sink.finished(key, outcome);
         };
-        let workers = self.jobs.min(trials.len()).max(1);
-        if workers == 1 {
-            worker();
-        } else {
-            std::thread::scope(|s| {
-                for _ in 0..workers {
-                    s.spawn(worker);
-                }
-            });
-        }
+        std::thread::scope(|s| {
+            for _ in 0..jobs {
+                s.spawn(stager);
+                s.spawn(worker);
+            }
+        });
     }
 }

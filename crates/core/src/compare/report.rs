@@ -426,8 +426,11 @@ impl Trial {
     }
 }
 
-/// `summary` over the finished trials: the original's keys, with invalid trials ranked worst in
-/// `score` and `post_score`, and the post status `not_run` when there is no post command.
+/// `summary` over the recorded trials whose counterpart in the other arm is recorded too (so
+/// both arms are summarised over the same trial numbers; in a finished compare that is every
+/// trial): the original's keys, with invalid trials ranked worst in `score` and `post_score`,
+/// and the post status `not_run` when there is no post command. Unpaired trials are only counted
+/// in `unpaired_count`.
 pub fn summarize(
     trials: &[Trial],
     higher_is_better: bool,
@@ -435,7 +438,12 @@ pub fn summarize(
 ) -> BTreeMap<String, GroupSummary> {
     let mut out = BTreeMap::new();
     for group in ["plain", "harnessed"] {
-        let ts: Vec<&Trial> = trials.iter().filter(|t| t.group == group).collect();
+        let all: Vec<&Trial> = trials.iter().filter(|t| t.group == group).collect();
+        let ts: Vec<&Trial> = all
+            .iter()
+            .copied()
+            .filter(|t| !unpaired.contains(&(t.group.clone(), t.trial)))
+            .collect();
         let nums = |f: &dyn Fn(&Trial) -> Option<f64>| -> Vec<f64> {
             ts.iter().filter_map(|t| f(t)).collect()
         };
@@ -515,11 +523,7 @@ pub fn summarize(
                 mcp_call_count: number_summary(&nums(&|t| Some(t.mcp_call_count as f64)), true),
                 mcp_called_tools: tools.into_iter().collect(),
                 invalid_reasons: reasons,
-                unpaired_count: Some(
-                    ts.iter()
-                        .filter(|t| unpaired.contains(&(t.group.clone(), t.trial)))
-                        .count() as u64,
-                ),
+                unpaired_count: Some((all.len() - ts.len()) as u64),
                 error_count: Some(ts.iter().filter(|t| !t.error.is_empty()).count() as u64),
                 extra: Object::new(),
             },
@@ -646,9 +650,13 @@ pub fn fairness(trials: &[Trial], template_sha256: Option<String>, notes: Vec<St
         if all.len() <= 1 {
             continue;
         }
+        let hash = key.ends_with("_sha256");
         let show = |vs: &[Value]| {
             vs.iter()
-                .map(|v| short(&v.to_string()))
+                .map(|v| match v.as_str() {
+                    Some(h) if hash => format!("{}…", h.chars().take(12).collect::<String>()),
+                    _ => short(&v.to_string()),
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };

@@ -81,13 +81,27 @@ struct TrialProgress<'a> {
     events: &'a dyn CompareEvents,
 }
 
-impl Progress for TrialProgress<'_> {
-    fn phase_started(&self, _iteration: u32, phase: &str) {
-        self.events.trial_phase(self.key, phase, None, 0.0);
+/// `attempt` in iteration 1, `attempt 2` in iteration 2, …
+fn phase_label(iteration: u32, phase: &str) -> String {
+    if iteration > 1 {
+        format!("{phase} {iteration}")
+    } else {
+        phase.to_string()
     }
-    fn phase_finished(&self, _iteration: u32, phase: &str, status: &str, seconds: f64) {
+}
+
+impl Progress for TrialProgress<'_> {
+    fn phase_started(&self, iteration: u32, phase: &str) {
         self.events
-            .trial_phase(self.key, phase, Some(status), seconds);
+            .trial_phase(self.key, &phase_label(iteration, phase), None, 0.0);
+    }
+    fn phase_finished(&self, iteration: u32, phase: &str, status: &str, seconds: f64) {
+        self.events.trial_phase(
+            self.key,
+            &phase_label(iteration, phase),
+            Some(status),
+            seconds,
+        );
     }
     fn note(&self, text: &str) {
         self.events.note(&format!(
@@ -129,20 +143,109 @@ pub fn blank_trial(config: &CompareConfig, key: TrialKey) -> Trial {
     }
 }
 
-/// Runs one trial to its record (or to an interruption). Never panics.
+/// A trial's workspace, made ahead of its run: the template copy, the harness (harnessed arm)
+/// and the fake scenario file. What it received goes into the fairness record.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The fake scenario to run with, or why the workspace could not be made.
+    script: Result<Option<PathBuf>, String>,
+    fingerprint: BTreeMap<String, Value>,
+    copied_artifacts: Vec<String>,
+    external_links: Vec<Value>,
+    dropped_links: Vec<Value>,
+    seconds: f64,
+}
+
+/// Makes a trial's workspace (its trial directory must not exist yet). Never panics.
+pub fn prepare_trial(config: &CompareConfig, key: TrialKey) -> Prepared {
+    let clock = Instant::now();
+    let mut p = Prepared {
+        script: Ok(None),
+        fingerprint: base_fingerprint(config),
+        copied_artifacts: Vec::new(),
+        external_links: Vec::new(),
+        dropped_links: Vec::new(),
+        seconds: 0.0,
+    };
+    let made = catch_unwind(AssertUnwindSafe(|| prepare_into(config, key, &mut p)));
+    p.script = match made {
+        Ok(Ok(script)) => Ok(script),
+        Ok(Err(e)) => Err(format!("preparing the trial workspace failed: {e}")),
+        Err(panic) => Err(format!(
+            "preparing the trial workspace failed: internal error: {}",
+            panic_message(&panic)
+        )),
+    };
+    p.seconds = clock.elapsed().as_secs_f64();
+    p
+}
+
+fn prepare_into(
+    config: &CompareConfig,
+    key: TrialKey,
+    p: &mut Prepared,
+) -> std::io::Result<Option<PathBuf>> {
+    let root = config.trial_root(key);
+    let ws = root.join("workspace");
+    std::fs::create_dir_all(&root)?;
+    let copy = workspace::copy_template(&config.workspace_template, &ws)?;
+    p.fingerprint
+        .insert("template_sha256".into(), json!(copy.fingerprint));
+    p.fingerprint
+        .insert("template_file_count".into(), json!(copy.files.len()));
+    p.external_links = copy.external_links;
+    if let (Group::Harnessed, Some(hg)) = (key.group, &config.harness_dir) {
+        let (copied, dropped) = workspace::copy_harness(hg, &ws)?;
+        p.copied_artifacts = copied;
+        p.dropped_links = dropped;
+    }
+    let script = match config.fake.for_trial(key) {
+        TrialScript::None => None,
+        TrialScript::File(path) => Some(path),
+        TrialScript::Inline(value) => {
+            let path = root.join("fake_script.json");
+            fsx::write_json(&path, &value)?;
+            Some(path)
+        }
+    };
+    if let Some(path) = &script {
+        let bytes = std::fs::read(path)?;
+        p.fingerprint
+            .insert("fake_script_sha256".into(), json!(sha256(&bytes)));
+    }
+    Ok(script)
+}
+
+/// Runs one trial to its record (or to an interruption): prepare, then run. Never panics.
 pub fn run_trial(
     config: &CompareConfig,
     key: TrialKey,
     env: &TrialEnv,
     events: &dyn CompareEvents,
 ) -> TrialOutcome {
+    events.trial_phase(key, "prepare", None, 0.0);
+    let prepared = prepare_trial(config, key);
+    run_prepared(config, key, env, events, prepared, true)
+}
+
+/// Runs a prepared trial and writes its `trial.json`. `timings.total_seconds` is the time from
+/// here to the record, plus the preparation when `count_prepare` (it did not overlap anything).
+pub fn run_prepared(
+    config: &CompareConfig,
+    key: TrialKey,
+    env: &TrialEnv,
+    events: &dyn CompareEvents,
+    prepared: Prepared,
+    count_prepare: bool,
+) -> TrialOutcome {
     let started_at = now_micros();
     let clock = Instant::now();
+    let prepare_seconds = prepared.seconds;
     let mut trial = blank_trial(config, key);
     trial.started_at = Some(started_at);
     let body = catch_unwind(AssertUnwindSafe(|| {
         let mut t = trial.clone();
-        let interrupted = run_body(config, key, env, events, &mut t);
+        let interrupted = run_body(config, key, env, events, prepared, &mut t);
         (t, interrupted)
     }));
     match body {
@@ -155,7 +258,7 @@ pub fn run_trial(
     }
     trial.finished_at = Some(now_micros());
     let timings = trial.timings.get_or_insert_with(BTreeMap::new);
-    let total = clock.elapsed().as_secs_f64();
+    let total = clock.elapsed().as_secs_f64() + if count_prepare { prepare_seconds } else { 0.0 };
     let accounted = trial.cumulative_attempt_duration_seconds
         + timings.get("post_seconds").copied().unwrap_or(0.0);
     timings.insert("total_seconds".into(), round6(total));
@@ -202,53 +305,29 @@ fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
-/// The trial's steps; returns true when interrupted (nothing to record).
+/// The trial's steps after preparation; returns true when interrupted (nothing to record).
 fn run_body(
     config: &CompareConfig,
     key: TrialKey,
     env: &TrialEnv,
     events: &dyn CompareEvents,
+    prepared: Prepared,
     t: &mut Trial,
 ) -> bool {
     let root = config.trial_root(key);
     let ws = root.join("workspace");
     let mut timings = BTreeMap::new();
-    let mut fingerprint = base_fingerprint(config);
-
-    // 1. The workspace: the template, plus the harness in the harnessed arm.
-    events.trial_phase(key, "prepare", None, 0.0);
-    let clock = Instant::now();
-    let prepared = (|| -> std::io::Result<Option<PathBuf>> {
-        std::fs::create_dir_all(&root)?;
-        let copy = workspace::copy_template(&config.workspace_template, &ws)?;
-        fingerprint.insert("template_sha256".into(), json!(copy.fingerprint));
-        fingerprint.insert("template_file_count".into(), json!(copy.files.len()));
-        if !copy.external_links.is_empty() {
-            t.external_links = Some(copy.external_links);
-        }
-        if let (Group::Harnessed, Some(hg)) = (key.group, &config.harness_dir) {
-            let (copied, dropped) = workspace::copy_harness(hg, &ws)?;
-            t.copied_artifacts = copied;
-            if !dropped.is_empty() {
-                t.dropped_links = Some(dropped);
-            }
-        }
-        let script = match config.fake.for_trial(key) {
-            TrialScript::None => None,
-            TrialScript::File(path) => Some(path),
-            TrialScript::Inline(value) => {
-                let path = root.join("fake_script.json");
-                fsx::write_json(&path, &value)?;
-                Some(path)
-            }
-        };
-        if let Some(path) = &script {
-            let bytes = std::fs::read(path)?;
-            fingerprint.insert("fake_script_sha256".into(), json!(sha256(&bytes)));
-        }
-        Ok(script)
-    })();
-    let prepare_seconds = clock.elapsed().as_secs_f64();
+    let Prepared {
+        script: prepared,
+        mut fingerprint,
+        copied_artifacts,
+        external_links,
+        dropped_links,
+        seconds: prepare_seconds,
+    } = prepared;
+    t.copied_artifacts = copied_artifacts;
+    t.external_links = (!external_links.is_empty()).then_some(external_links);
+    t.dropped_links = (!dropped_links.is_empty()).then_some(dropped_links);
     timings.insert("prepare_seconds".into(), round6(prepare_seconds));
     let prepare_failed = prepared.is_err();
     let status = if prepared.is_ok() {
@@ -261,10 +340,10 @@ fn run_body(
         return true;
     }
 
-    // 2. The loop, attempt-only.
+    // The loop, attempt-only.
     let mut run_config = None;
     match prepared {
-        Err(e) => t.error = format!("preparing the trial workspace failed: {e}"),
+        Err(e) => t.error = e,
         Ok(script) => match RunConfig::from_values(config.run_values(key, &ws, script), &env.cwd) {
             Err(e) => t.error = format!("invalid trial configuration: {e}"),
             Ok(rc) => {
@@ -283,7 +362,7 @@ fn run_body(
         }
     }
 
-    // 3. Telemetry, the post command, validity.
+    // Telemetry, the post command, validity.
     if ws.is_dir() {
         let telemetry = workspace::summarize_telemetry(&ws);
         if let Ok(m) = serde_json::from_value::<McpTelemetry>(telemetry) {

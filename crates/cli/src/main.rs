@@ -94,8 +94,15 @@ fn first_line(text: &str) -> String {
     line.trim_start_matches("error: ").to_string()
 }
 
-/// Prints one clear line and returns the usage exit code.
+/// Prints one clear line, pointing at the help of the subcommand used, and returns the usage
+/// exit code.
 pub fn usage_error(message: &str) -> ExitCode {
-    eprintln!("harnessgym: error: {message} (see harnessgym run --help)");
+    use clap::CommandFactory;
+    let sub = std::env::args()
+        .nth(1)
+        .filter(|a| Cli::command().get_subcommands().any(|c| c.get_name() == a))
+        .map(|a| format!("{a} "))
+        .unwrap_or_default();
+    eprintln!("harnessgym: error: {message} (see harnessgym {sub}--help)");
     ExitCode::from(exit::USAGE)
 }

@@ -471,3 +471,19 @@ fn timeouts_schedule_and_statuses_are_recorded() {
         "--no-qualify-artifacts captures no template"
     );
 }
+
+#[test]
+fn reset_mode_with_one_iteration_takes_no_snapshot() {
+    let ws = example_workspace();
+    let out = run_fake(ws.path(), &["--iterations", "1", "--task-state", "reset"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = only_run(ws.path());
+    assert!(
+        !run.join("task_state").exists(),
+        "nothing to reset between iterations"
+    );
+    assert_eq!(
+        read_json(&run.join("run_config.json"))["task_state"],
+        "reset"
+    );
+}

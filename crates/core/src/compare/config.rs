@@ -355,17 +355,6 @@ impl CompareConfig {
         self.output_dir.join("compare_report.json")
     }
 
-    /// With one iteration there is nothing to reset between iterations, so the trial loop runs
-    /// with `continue` and skips the reset snapshot (a second copy of the whole template per
-    /// trial). The requested mode is what the report and the fairness record show.
-    pub fn effective_task_state(&self) -> &str {
-        if self.iterations == 1 {
-            "continue"
-        } else {
-            &self.values.task_state
-        }
-    }
-
     /// The run values of one trial, in `workspace` (which must exist for validation).
     pub fn run_values(
         &self,
@@ -403,7 +392,7 @@ impl CompareConfig {
             stop_score: v.stop_score,
             score_key: v.score_key.clone(),
             higher_is_better: v.higher_is_better,
-            task_state: self.effective_task_state().to_string(),
+            task_state: self.values.task_state.clone(),
             attempt_only: true,
             qualify_artifacts: false,
             fake_script,

@@ -305,7 +305,8 @@ impl<'a> Loop<'a> {
         if self.resume {
             self.load_previous_state();
         } else {
-            if self.config.task_state == TaskState::Reset {
+            // Resets happen before iterations 2..N only: a one-iteration run needs no snapshot.
+            if self.config.task_state == TaskState::Reset && self.config.iterations > 1 {
                 snapshots::capture(self.ws(), &self.snapshot_dir())?;
             }
             if self.config.qualify_artifacts {

@@ -221,40 +221,6 @@ fn calling_script() -> Value {
     ]})
 }
 
-fn run_real(
-    ws: &Path,
-    runner: &str,
-    agent: &Path,
-    env: &[(String, String)],
-    extra: &[String],
-) -> std::process::Output {
-    let mut cmd = bin();
-    cmd.env_clear().envs(env.iter().cloned());
-    cmd.args([
-        "run",
-        "--runner",
-        runner,
-        "--task",
-        "task.md",
-        "--iterations",
-        "1",
-    ]);
-    cmd.args([
-        "--no-qualify-artifacts",
-        "--attempt-timeout",
-        "90s",
-        "--build-timeout",
-        "90s",
-    ]);
-    cmd.arg(if runner == "claude" {
-        "--claude-bin"
-    } else {
-        "--codex-bin"
-    })
-    .arg(agent);
-    cmd.args(extra).current_dir(ws).output().unwrap()
-}
-
 /// The attempt's call went through `harnessgym mcp-proxy` and was logged with this run,
 /// iteration 1 and the attempt phase, and the usage counts it.
 fn assert_logged_through_the_runner(ws: &Path, out: &std::process::Output) {
@@ -296,11 +262,12 @@ fn claude_calls_a_generated_server_through_the_runner_wiring() {
     let ws = workspace_with_server();
     let home = tempfile::tempdir().unwrap();
     let mock = harnessgym_testkit::mock::MockServer::start_json(home.path(), &calling_script());
-    let out = run_real(
+    let out = run_real_client(
         ws.path(),
         "claude",
         &clients.claude,
         &mock.env_for_claude(home.path()),
+        1,
         &[],
     );
     assert_eq!(
@@ -328,7 +295,7 @@ fn codex_calls_a_generated_server_through_the_runner_wiring() {
         .map(|a| format!("--codex-extra-arg={a}"))
         .collect();
     extra.push("--codex-extra-arg=--dangerously-bypass-approvals-and-sandbox".into());
-    let out = run_real(ws.path(), "exec", &clients.codex, &env, &extra);
+    let out = run_real_client(ws.path(), "exec", &clients.codex, &env, 1, &extra);
     assert_eq!(
         code(&out),
         3,

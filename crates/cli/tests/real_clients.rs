@@ -38,36 +38,6 @@ fn agent_script() -> Value {
     ]})
 }
 
-fn run_with(
-    ws: &Path,
-    runner: &str,
-    agent: &Path,
-    env: &[(String, String)],
-    extra: &[String],
-) -> std::process::Output {
-    let mut cmd = bin();
-    cmd.env_clear().envs(env.iter().cloned());
-    cmd.args([
-        "run",
-        "--runner",
-        runner,
-        "--task",
-        "task.md",
-        "--no-qualify-artifacts",
-    ]);
-    if !extra.iter().any(|a| a == "--iterations") {
-        cmd.args(["--iterations", "2"]);
-    }
-    cmd.args(["--attempt-timeout", "90s", "--build-timeout", "90s"]);
-    cmd.arg(if runner == "claude" {
-        "--claude-bin"
-    } else {
-        "--codex-bin"
-    })
-    .arg(agent);
-    cmd.args(extra).current_dir(ws).output().unwrap()
-}
-
 fn assert_two_full_iterations(ws: &Path, mock: &MockServer) {
     let run = only_run(ws);
     for n in [1, 2] {
@@ -157,11 +127,12 @@ fn claude_code_runs_two_iterations_offline() {
     let home = tempfile::tempdir().unwrap();
     let mock = MockServer::start_json(home.path(), &agent_script());
     let started = Instant::now();
-    let out = run_with(
+    let out = run_real_client(
         ws.path(),
         "claude",
         &clients.claude,
         &mock.env_for_claude(home.path()),
+        2,
         &[],
     );
     assert_eq!(
@@ -204,7 +175,7 @@ fn codex_exec_runs_two_iterations_offline() {
         .map(|a| format!("--codex-extra-arg={a}"))
         .collect();
     extra.push("--codex-extra-arg=--dangerously-bypass-approvals-and-sandbox".into());
-    let out = run_with(ws.path(), "exec", &clients.codex, &env, &extra);
+    let out = run_real_client(ws.path(), "exec", &clients.codex, &env, 2, &extra);
     assert_eq!(
         code(&out),
         3,
@@ -227,12 +198,13 @@ fn auth_errors_fail_the_phase_with_a_clear_message() {
     let mock = MockServer::start_json(home.path(), &json!({"auth_status": 401, "rules": []}));
 
     let ws = example_workspace();
-    let out = run_with(
+    let out = run_real_client(
         ws.path(),
         "claude",
         &clients.claude,
         &mock.env_for_claude(home.path()),
-        &["--iterations".into(), "1".into()],
+        1,
+        &[],
     );
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let r = read_json(&iteration(&only_run(ws.path()), 1).join("result.json"));
@@ -248,12 +220,11 @@ fn auth_errors_fail_the_phase_with_a_clear_message() {
 
     let ws = example_workspace();
     let (args, env) = mock.codex_args_and_env(home.path());
-    let mut extra: Vec<String> = args
+    let extra: Vec<String> = args
         .into_iter()
         .map(|a| format!("--codex-extra-arg={a}"))
         .collect();
-    extra.extend(["--iterations".into(), "1".into()]);
-    let out = run_with(ws.path(), "exec", &clients.codex, &env, &extra);
+    let out = run_real_client(ws.path(), "exec", &clients.codex, &env, 1, &extra);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let r = read_json(&iteration(&only_run(ws.path()), 1).join("result.json"));
     assert_eq!(r["phases"]["attempt"]["status"], "failed");

@@ -131,3 +131,34 @@ pub fn alive(pid: i32) -> bool {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     !status.is_empty() && !status.contains("State:\tZ")
 }
+
+/// `harnessgym run` with a real agent CLI (`claude` or `exec`), a clean environment `env`,
+/// `iterations` iterations, no qualification, 90 s phase deadlines, and `extra` flags.
+pub fn run_real_client(
+    ws: &Path,
+    runner: &str,
+    agent: &Path,
+    env: &[(String, String)],
+    iterations: u32,
+    extra: &[String],
+) -> Output {
+    let mut cmd = bin();
+    cmd.env_clear().envs(env.iter().cloned());
+    cmd.args([
+        "run",
+        "--runner",
+        runner,
+        "--task",
+        "task.md",
+        "--no-qualify-artifacts",
+    ]);
+    cmd.args(["--iterations", &iterations.to_string()]);
+    cmd.args(["--attempt-timeout", "90s", "--build-timeout", "90s"]);
+    cmd.arg(if runner == "claude" {
+        "--claude-bin"
+    } else {
+        "--codex-bin"
+    })
+    .arg(agent);
+    cmd.args(extra).current_dir(ws).output().unwrap()
+}

@@ -2,10 +2,12 @@
 //! the behaviour lives in the core.
 
 mod compare_cmd;
+mod http;
 mod index_cmd;
 mod mcp_cmd;
 mod progress;
 mod run;
+mod view_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -49,6 +51,8 @@ enum Command {
     McpProxy(mcp_cmd::McpProxyArgs),
     /// Call a tool (or list the tools) of an active MCP server of a workspace, logged.
     McpCall(mcp_cmd::McpCallArgs),
+    /// Serve the app's UI and API to a browser on 127.0.0.1 (live, like the desktop app).
+    View(view_cmd::ViewArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Search(args) => index_cmd::search_main(args),
         Command::McpProxy(args) => mcp_cmd::proxy_main(args),
         Command::McpCall(args) => mcp_cmd::call_main(args),
+        Command::View(args) => view_cmd::main(args),
     }
 }
 

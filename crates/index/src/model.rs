@@ -2,9 +2,10 @@
 
 use serde::Serialize;
 use std::collections::BTreeMap;
+use ts_rs::TS;
 
 /// A workspace (a directory with `.harnessgym/`) or a compare output directory.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct WorkspaceRow {
     pub path: String,
     /// `workspace` or `compare`.
@@ -16,7 +17,7 @@ pub struct WorkspaceRow {
 }
 
 /// A run directory `.harnessgym/runs/<run_id>`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct RunRow {
     pub workspace: String,
     pub run_id: String,
@@ -47,7 +48,7 @@ pub struct RunRow {
 }
 
 /// One phase as recorded in `result.json.phases`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct PhaseRow {
     pub phase: String,
     pub status: Option<String>,
@@ -58,7 +59,7 @@ pub struct PhaseRow {
 }
 
 /// A phase file (`<phase>.<stream>.txt`) of an iteration.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct PhaseFileRow {
     pub phase: String,
     pub stream: String,
@@ -68,7 +69,7 @@ pub struct PhaseFileRow {
 }
 
 /// An iteration directory `runs/<run_id>/iterations/<n>`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct IterationRow {
     pub workspace: String,
     pub run_id: String,
@@ -95,7 +96,7 @@ pub struct IterationRow {
 }
 
 /// One MCP `tools/call`, from either telemetry format.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct CallRow {
     pub workspace: String,
     pub file: String,
@@ -120,7 +121,7 @@ pub struct CallRow {
 }
 
 /// A trial of a compare report (`compare_report.json` `trials[]`, or a lone `trial.json`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct CompareTrialRow {
     /// The compare output directory.
     pub compare_dir: String,
@@ -145,7 +146,7 @@ pub struct CompareTrialRow {
 }
 
 /// A problem found while indexing: the file or directory and what is wrong.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct ErrorRow {
     pub workspace: String,
     pub path: String,
@@ -162,7 +163,7 @@ pub struct ErrorRow {
 }
 
 /// Percentiles and bytes of one call-stats group.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct DurationStats {
     pub p50: Option<f64>,
     pub p95: Option<f64>,
@@ -170,13 +171,13 @@ pub struct DurationStats {
     pub mean: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct ByteStats {
     pub total: i64,
     pub max: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct CallStatsGroup {
     /// The tool or server name (`""` when the log had none).
     pub key: String,
@@ -190,7 +191,7 @@ pub struct CallStatsGroup {
     pub response_bytes: ByteStats,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct CallStats {
     pub group_by: String,
     pub total: CallStatsGroup,
@@ -198,7 +199,7 @@ pub struct CallStats {
 }
 
 /// One line that matched a search.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct SearchHit {
     pub workspace: String,
     pub file: String,
@@ -214,7 +215,7 @@ pub struct SearchHit {
     pub byte_offset: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct SearchResult {
     pub query: String,
     pub terms: Vec<String>,
@@ -226,7 +227,7 @@ pub struct SearchResult {
 }
 
 /// What `index` did.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, TS)]
 pub struct IndexReport {
     pub workspaces: Vec<String>,
     pub missing_workspaces: Vec<String>,
@@ -245,7 +246,7 @@ pub struct IndexReport {
 }
 
 /// What kind of thing changed.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     Workspace,
@@ -254,7 +255,7 @@ pub enum ChangeKind {
     Calls,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeAction {
     Added,
@@ -263,7 +264,7 @@ pub enum ChangeAction {
 }
 
 /// A change the index saw, for live views.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash, TS)]
 pub struct ChangeEvent {
     pub kind: ChangeKind,
     pub action: ChangeAction,
@@ -275,7 +276,7 @@ pub struct ChangeEvent {
 }
 
 /// Progress of a long index, for bars and logs.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, TS)]
 pub struct Progress {
     pub files_done: u64,
     pub files_total: u64,

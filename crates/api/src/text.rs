@@ -55,7 +55,7 @@ impl LineIndex {
             for i in memchr::memchr_iter(b'\n', &buf[..n]) {
                 self.newlines += 1;
                 self.last_line_start = self.scanned + i as u64 + 1;
-                if self.newlines % STRIDE == 0 {
+                if self.newlines.is_multiple_of(STRIDE) {
                     self.marks.push(self.last_line_start);
                 }
             }

@@ -1,0 +1,346 @@
+//! The API through its public interface: requests in, JSON out, over hand-made run trees.
+
+use harnessgym_api::{Api, ApiError, ApiEvent, ApiOptions, Request, RunsQuery, TextQuery};
+use harnessgym_index::WatchOptions;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn write(path: &Path, body: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+}
+
+/// A workspace with one finished run of two iterations (the second has a damaged result.json).
+fn workspace(root: &Path, name: &str) -> PathBuf {
+    let ws = root.join(name);
+    let run = ws.join(".harnessgym/runs/run-1");
+    write(
+        &run.join("run_config.json"),
+        json!({"run_id": "run-1", "runner": "fake", "iterations": 2, "task_path": "task.md",
+               "workspace": ws, "created_at": "2026-11-25T10:00:00+00:00"})
+        .to_string(),
+    );
+    write(
+        &run.join("summary.json"),
+        json!({"run_id": "run-1", "status": "finished", "final_status": "not_solved",
+               "solved": false, "iterations": [], "runner": "fake"})
+        .to_string(),
+    );
+    let it1 = run.join("iterations/1");
+    write(
+        &it1.join("result.json"),
+        json!({"iteration": 1, "status": "failed", "solved": false, "verified": false,
+               "phases": {"attempt": {"status": "completed", "return_code": 0, "duration_seconds": 1.5}}})
+        .to_string(),
+    );
+    write(
+        &it1.join("attempt.prompt.txt"),
+        "Fix the kernel.\nUse the verifier.\n",
+    );
+    write(&it1.join("attempt.stdout.txt"), "line one\nline two\n");
+    write(&it1.join("attempt.stderr.txt"), "\u{1b}[31mred\u{1b}[0m\n");
+    let it2 = run.join("iterations/2");
+    write(&it2.join("result.json"), "{\"iteration\": 2, \"status\": ");
+    write(&it2.join("attempt.stdout.txt"), "second\n");
+    ws
+}
+
+fn open(root: &Path, workspaces: Vec<PathBuf>, state: Option<PathBuf>) -> Api {
+    Api::open(ApiOptions {
+        db: root.join("index.sqlite3"),
+        state_file: state,
+        workspaces,
+        shell: "browser".into(),
+        watch: WatchOptions {
+            debounce: Duration::from_millis(30),
+            poll: Duration::from_millis(200),
+        },
+    })
+    .unwrap()
+}
+
+fn read(api: &Api, path: &Path, start: u64, max: u32) -> Value {
+    api.handle(Request::ReadText(TextQuery {
+        path: path.to_string_lossy().into(),
+        start_line: start,
+        max_lines: Some(max),
+    }))
+    .unwrap()
+}
+
+#[test]
+fn runs_run_and_iteration_come_from_the_index_and_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace(tmp.path(), "ws");
+    let api = open(tmp.path(), vec![ws.clone()], None);
+
+    let runs = api.handle(Request::Runs(RunsQuery::default())).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["run_id"], "run-1");
+    assert_eq!(runs[0]["iteration_count"], 2);
+
+    let ws_s = ws.canonicalize().unwrap().to_string_lossy().into_owned();
+    let run = api
+        .handle(Request::Run {
+            workspace: ws_s.clone(),
+            run_id: "run-1".into(),
+        })
+        .unwrap();
+    assert_eq!(run["config"]["runner"], "fake");
+    assert_eq!(run["iterations"].as_array().unwrap().len(), 2);
+    // The damaged result.json of iteration 2 is an error row naming the file, not a failure.
+    let errors = run["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|e| e["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("iterations/2/result.json")),
+        "{errors:?}"
+    );
+
+    let it1 = api
+        .handle(Request::Iteration {
+            workspace: ws_s.clone(),
+            run_id: "run-1".into(),
+            iteration: 1,
+        })
+        .unwrap();
+    assert_eq!(it1["result"]["status"], "failed");
+    let names: Vec<&str> = it1["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "attempt.prompt.txt",
+            "attempt.stderr.txt",
+            "attempt.stdout.txt",
+            "result.json"
+        ]
+    );
+    let it2 = api
+        .handle(Request::Iteration {
+            workspace: ws_s.clone(),
+            run_id: "run-1".into(),
+            iteration: 2,
+        })
+        .unwrap();
+    assert!(it2["result"].is_null());
+
+    let missing = api.handle(Request::Iteration {
+        workspace: ws_s,
+        run_id: "run-1".into(),
+        iteration: 9,
+    });
+    assert!(matches!(missing, Err(ApiError::NotFound(_))), "{missing:?}");
+}
+
+#[test]
+fn text_windows_match_a_plain_read_anywhere_in_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace(tmp.path(), "ws");
+    let api = open(tmp.path(), vec![ws.clone()], None);
+    let path = ws.join(".harnessgym/runs/run-1/iterations/1/big.stdout.txt");
+    let lines: Vec<String> = (0..5000).map(|i| format!("line {i} é")).collect();
+    // No newline after the last line: it still counts.
+    write(&path, lines.join("\n"));
+    for (start, max) in [
+        (0u64, 10u32),
+        (1020, 10),
+        (1023, 3),
+        (2048, 700),
+        (4995, 50),
+    ] {
+        let w = read(&api, &path, start, max);
+        assert_eq!(w["total_lines"], 5000);
+        assert_eq!(w["start_line"], start);
+        let got: Vec<&str> = w["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        let end = (start as usize + max as usize).min(5000);
+        assert_eq!(got, lines[start as usize..end], "window at {start}");
+    }
+    // Past the end: clamped, empty.
+    let w = read(&api, &path, 9999, 10);
+    assert_eq!(w["start_line"], 5000);
+    assert_eq!(w["lines"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn text_windows_follow_growth_and_rewrites() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace(tmp.path(), "ws");
+    let api = open(tmp.path(), vec![ws.clone()], None);
+    let path = ws.join(".harnessgym/runs/run-1/iterations/1/attempt.stdout.txt");
+    assert_eq!(read(&api, &path, 0, 10)["total_lines"], 2);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    for i in 0..3000 {
+        writeln!(f, "appended {i}").unwrap();
+    }
+    drop(f);
+    let w = read(&api, &path, 3001, 5);
+    assert_eq!(w["total_lines"], 3002);
+    assert_eq!(w["lines"], json!(["appended 2999"]));
+    // A rewrite to something shorter starts the line index over.
+    write(&path, "only\n");
+    let w = read(&api, &path, 0, 10);
+    assert_eq!(w["total_lines"], 1);
+    assert_eq!(w["lines"], json!(["only"]));
+}
+
+#[test]
+fn invalid_utf8_crlf_and_huge_lines_are_shown_safely() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace(tmp.path(), "ws");
+    let api = open(tmp.path(), vec![ws.clone()], None);
+    let path = ws.join(".harnessgym/runs/run-1/iterations/1/odd.stdout.txt");
+    let mut body = b"ok\r\nbad \xff\xfe bytes\n".to_vec();
+    body.extend(
+        std::iter::repeat_n("é", 100_000)
+            .collect::<String>()
+            .as_bytes(),
+    );
+    body.extend_from_slice(b"\nafter\n");
+    write(&path, &body);
+    let w = read(&api, &path, 0, 10);
+    assert_eq!(w["lines"][0], "ok");
+    assert_eq!(w["lines"][1], "bad \u{fffd}\u{fffd} bytes");
+    let long = w["lines"][2].as_str().unwrap();
+    assert!(
+        long.len() <= 16 * 1024 && long.len() > 16 * 1024 - 4,
+        "{}",
+        long.len()
+    );
+    assert!(
+        long.chars().all(|c| c == 'é'),
+        "cut on a character boundary"
+    );
+    assert_eq!(w["cut_lines"], json!([2]));
+    assert_eq!(w["lines"][3], "after");
+}
+
+#[test]
+fn files_outside_the_open_workspaces_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace(tmp.path(), "ws");
+    let outside = tmp.path().join("secret.txt");
+    write(&outside, "secret\n");
+    std::os::unix::fs::symlink(&outside, ws.join(".harnessgym/link.txt")).unwrap();
+    let api = open(tmp.path(), vec![ws.clone()], None);
+    for p in [
+        outside.clone(),
+        ws.join("../secret.txt"),
+        ws.join(".harnessgym/link.txt"),
+        PathBuf::from("/etc/passwd"),
+    ] {
+        let r = api.handle(Request::ReadText(TextQuery {
+            path: p.to_string_lossy().into(),
+            start_line: 0,
+            max_lines: None,
+        }));
+        assert!(matches!(r, Err(ApiError::Forbidden(_))), "{p:?}: {r:?}");
+    }
+    let r = api.handle(Request::ReadText(TextQuery {
+        path: "relative.txt".into(),
+        start_line: 0,
+        max_lines: None,
+    }));
+    assert!(matches!(r, Err(ApiError::BadRequest(_))), "{r:?}");
+    let r = api.handle(Request::ReadText(TextQuery {
+        path: ws.join("nope.txt").to_string_lossy().into(),
+        start_line: 0,
+        max_lines: None,
+    }));
+    assert!(matches!(r, Err(ApiError::NotFound(_))), "{r:?}");
+}
+
+#[test]
+fn workspaces_are_remembered_and_a_damaged_list_is_kept_aside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace(tmp.path(), "ws");
+    let ws2 = workspace(tmp.path(), "ws2");
+    let state = tmp.path().join("state/workspaces.json");
+    {
+        let api = open(tmp.path(), vec![ws.clone()], Some(state.clone()));
+        let list = api
+            .handle(Request::AddWorkspace {
+                path: ws2.to_string_lossy().into(),
+            })
+            .unwrap();
+        assert_eq!(list.as_array().unwrap().len(), 2);
+        let not_ws = tmp.path().join("plain");
+        std::fs::create_dir_all(&not_ws).unwrap();
+        let r = api.handle(Request::AddWorkspace {
+            path: not_ws.to_string_lossy().into(),
+        });
+        assert!(matches!(r, Err(ApiError::NotFound(_))), "{r:?}");
+    }
+    let api = open(tmp.path(), vec![], Some(state.clone()));
+    let list = api.handle(Request::Workspaces).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(list[1]["indexed"]["run_count"], 1);
+    api.handle(Request::RemoveWorkspace {
+        path: ws.canonicalize().unwrap().to_string_lossy().into(),
+    })
+    .unwrap();
+    let runs = api.handle(Request::Runs(RunsQuery::default())).unwrap();
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        1,
+        "only ws2's run is listed"
+    );
+    drop(api);
+
+    write(&state, "{not json");
+    let api = open(tmp.path(), vec![], Some(state.clone()));
+    assert_eq!(api.handle(Request::Workspaces).unwrap(), json!([]));
+    assert_eq!(
+        std::fs::read_to_string(state.with_extension("json.corrupt")).unwrap(),
+        "{not json"
+    );
+}
+
+#[test]
+fn a_growing_phase_file_sends_a_change_event() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace(tmp.path(), "ws");
+    let api = open(tmp.path(), vec![ws.clone()], None);
+    let sub = api.subscribe();
+    // Let the watcher's first pass finish before writing.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(ApiEvent::Indexed { .. })) = sub.next(Duration::from_millis(100)) {
+            break;
+        }
+    }
+    let path = ws.join(".harnessgym/runs/run-1/iterations/2/attempt.stdout.txt");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    writeln!(f, "live line").unwrap();
+    drop(f);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = None;
+    while Instant::now() < deadline && seen.is_none() {
+        if let Ok(Some(ApiEvent::Change { change })) = sub.next(Duration::from_millis(100)) {
+            if change.run_id.as_deref() == Some("run-1") && change.iteration == Some(2) {
+                seen = Some(change);
+            }
+        }
+    }
+    assert!(seen.is_some(), "no change event for iteration 2");
+    let w = read(&api, &path, 0, 10);
+    assert_eq!(w["lines"], json!(["second", "live line"]));
+}

@@ -1,0 +1,145 @@
+// Desktop smoke test: the real Tauri window (WebKitGTK) under Xvfb, driven over W3C WebDriver
+// through tauri-driver + WebKitWebDriver (see ../../shared/spec/desktop-ci.md). It lists the runs
+// of a workspace made by the fake runner — rows that can only come from Rust over Tauri IPC —
+// and opens one.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, cpSync, existsSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import net from "node:net";
+
+const root = resolve(import.meta.dirname, "../..");
+const app = join(root, "target/debug/harnessgym-desktop");
+const cli = join(root, "target/debug/harnessgym");
+const children = [];
+let base; // tauri-driver URL
+let session;
+let ws;
+let runIds;
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+    s.on("error", fail);
+  });
+}
+
+function start(cmd, args, env = {}) {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  child.stderr.on("data", (d) => (err = (err + d).slice(-4000)));
+  child.lastStderr = () => err;
+  children.push(child);
+  return child;
+}
+
+// Plain fetch keeps connections alive (urllib's `Connection: close` breaks tauri-driver).
+async function wd(method, path, body) {
+  const res = await fetch(base + path, {
+    method,
+    headers: body ? { "content-type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${path}: ${JSON.stringify(json.value ?? json)}`);
+  return json.value;
+}
+
+const find = (css) => wd("POST", `/session/${session}/elements`, { using: "css selector", value: css });
+const text = (el) => wd("GET", `/session/${session}/element/${Object.values(el)[0]}/text`);
+
+async function waitFor(what, fn, ms = 20000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last})`);
+}
+
+before(async () => {
+  for (const bin of [app, cli]) {
+    assert.ok(existsSync(bin), `${bin} is missing: cargo build -p harnessgym -p harnessgym-desktop`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), "hg-desktop-"));
+  ws = join(dir, "ws");
+  cpSync(join(root, "examples/numerical_debug_task"), ws, { recursive: true });
+  for (const id of ["smoke-a", "smoke-b"]) {
+    try {
+      execFileSync(cli, ["run", "--task", "task.md", "--workspace", ws, "--runner", "fake", "--iterations", "2", "--run-id", id], { stdio: "ignore" });
+    } catch (e) {
+      if (e.status !== 3) throw e; // 0 solved, 3 not solved: both made a run
+    }
+  }
+  runIds = readdirSync(join(ws, ".harnessgym/runs")).sort();
+  assert.deepEqual(runIds, ["smoke-a", "smoke-b"]);
+
+  const display = `:${100 + Math.floor(Math.random() * 800)}`;
+  const xvfb = start("Xvfb", [display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"]);
+  const port = await freePort();
+  const nativePort = await freePort();
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(xvfb.exitCode, null, `Xvfb did not start: ${xvfb.lastStderr()}`);
+  const driver = start("tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], { DISPLAY: display });
+  base = `http://127.0.0.1:${port}`;
+  await waitFor("tauri-driver", async () => (await fetch(`${base}/status`)).ok, 15000).catch((e) => {
+    throw new Error(`${e.message}; tauri-driver stderr: ${driver.lastStderr()}`);
+  });
+  const s = await wd("POST", "/session", {
+    capabilities: {
+      alwaysMatch: {
+        "tauri:options": { application: app, args: ["--db", join(dir, "index.sqlite3"), ws] },
+      },
+    },
+  });
+  session = s.sessionId;
+});
+
+after(async () => {
+  if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
+  for (const c of children.reverse()) c.kill("SIGTERM");
+});
+
+test("the window lists the workspace's runs from Rust and opens one", async () => {
+  const rows = await waitFor("two run rows", async () => {
+    const r = await find('[data-testid="run-row"]');
+    return r.length >= 2 ? r : null;
+  });
+  const texts = await Promise.all(rows.map(text));
+  for (const id of runIds) {
+    assert.ok(texts.some((t) => t.includes(id)), `run ${id} not listed: ${JSON.stringify(texts)}`);
+  }
+  // The real IPC path: the page's bridge reaches the Rust command.
+  const info = await wd("POST", `/session/${session}/execute/async`, {
+    script: "const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke('api', {request: {cmd: 'info'}}).then(done, (e) => done({error: String(e)}));",
+    args: [],
+  });
+  assert.equal(info.shell, "desktop");
+
+  const target = rows[texts.findIndex((t) => t.includes("smoke-b"))];
+  await wd("POST", `/session/${session}/element/${Object.values(target)[0]}/click`, {});
+  const header = await waitFor("the run header", async () => {
+    const h = await find('[data-testid="run-header"]');
+    return h.length ? text(h[0]) : null;
+  });
+  assert.match(header, /smoke-b/);
+  const iterations = await waitFor("iteration items", async () => {
+    const it = await find('[data-testid="iteration-item"]');
+    return it.length ? it : null;
+  });
+  assert.equal(iterations.length, readdirSync(join(ws, ".harnessgym/runs/smoke-b/iterations")).length);
+  const title = await wd("GET", `/session/${session}/title`);
+  assert.match(title, /smoke-b/, "the window title says where you are");
+});

@@ -517,7 +517,7 @@ class Demo:
             report = json.loads(out)
         except ValueError:
             raise DemoError(f"run {run_id}: --json output is not JSON:\n{out}\n{err}")
-        self.line(run_id, f"exit={proc.returncode:<3} status={report.get('final_status')!s:<12} "
+        self.line(run_id, f"exit={proc.returncode:<3} status={report.get('final_status')!s:<13} "
                   f"iterations={report.get('iterations')} {secs:5.2f}s  {what}")
         return report
 

@@ -353,8 +353,15 @@ impl Api {
                 "{path} is not an absolute path"
             )));
         }
-        let real = p.canonicalize().map_err(|e| io_error(p, e))?;
         let open = self.workspaces.lock().unwrap().paths();
+        let forbidden = || ApiError::Forbidden(format!("{path} is outside the open workspaces"));
+        // Checked before touching the file (so nothing outside is even probed), and again after
+        // resolving symlinks.
+        let lexical = workspaces::lexical(p);
+        if !open.iter().any(|w| lexical.starts_with(w)) {
+            return Err(forbidden());
+        }
+        let real = p.canonicalize().map_err(|e| io_error(p, e))?;
         let inside = open.iter().any(|w| {
             w.canonicalize()
                 .map(|w| real.starts_with(w))
@@ -363,9 +370,7 @@ impl Api {
         if inside {
             Ok(real)
         } else {
-            Err(ApiError::Forbidden(format!(
-                "{path} is outside the open workspaces"
-            )))
+            Err(forbidden())
         }
     }
 }

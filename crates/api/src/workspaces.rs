@@ -110,3 +110,19 @@ pub(crate) fn normalize(p: &Path) -> Result<PathBuf, ApiError> {
 pub(crate) fn is_open(open: &[PathBuf], ws: &Path) -> bool {
     open.iter().any(|o| ws.starts_with(o))
 }
+
+/// `p` with `.` and `..` components resolved without touching the file system.
+pub(crate) fn lexical(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}

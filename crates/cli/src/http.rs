@@ -28,6 +28,9 @@ impl Request {
     }
 }
 
+/// Writes a streamed response body.
+pub type StreamBody = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send>;
+
 /// What a handler answers: a whole body, or a stream it writes itself (the connection then ends
 /// with the stream).
 pub enum Reply {
@@ -37,7 +40,7 @@ pub enum Reply {
         cache: &'static str,
         body: Vec<u8>,
     },
-    Stream(Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send>),
+    Stream(StreamBody),
 }
 
 pub type Handler = dyn Fn(&Request) -> Reply + Send + Sync;

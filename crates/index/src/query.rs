@@ -282,7 +282,9 @@ impl Index {
         }
         let mut phases = self.conn.prepare_cached(
             "SELECT phase, status, return_code, timed_out, duration_seconds, session_id
-             FROM phases WHERE iteration_pk = ?1 ORDER BY id",
+             FROM phases WHERE iteration_pk = ?1
+             ORDER BY CASE phase WHEN 'attempt' THEN 0 WHEN 'reflection' THEN 1
+                                 WHEN 'build' THEN 2 ELSE 3 END, id",
         )?;
         let mut files = self.conn.prepare_cached(
             "SELECT phase, stream, path, size, lines FROM phase_files
@@ -712,7 +714,8 @@ fn term_matches(term: &Term, token: &str) -> bool {
 /// A snippet of at most ~240 characters around byte `at` of `line`.
 fn snippet(line: &str, at: usize) -> String {
     const MAX: usize = 240;
-    let line = line.trim_end_matches(['\r', '\n']);
+    let (clean, at) = strip_escapes(line.trim_end_matches(['\r', '\n']), at);
+    let line = clean.as_str();
     if line.chars().count() <= MAX {
         return line.to_string();
     }
@@ -730,6 +733,48 @@ fn snippet(line: &str, at: usize) -> String {
         &line[start..end],
         if end < line.len() { "…" } else { "" }
     )
+}
+
+/// `line` without terminal escape sequences (CSI `ESC [ … final`, OSC `ESC ] … BEL|ESC \\`)
+/// and other control characters but tab, so snippets print safely; `at` is moved along.
+fn strip_escapes(line: &str, at: usize) -> (String, usize) {
+    if !line.bytes().any(|b| b < 0x20 && b != b'\t') {
+        return (line.to_string(), at);
+    }
+    let b = line.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut new_at = None;
+    let mut i = 0;
+    while i < b.len() {
+        if i >= at && new_at.is_none() {
+            new_at = Some(out.len());
+        }
+        match b[i] {
+            0x1b if b.get(i + 1) == Some(&b'[') => {
+                i += 2;
+                while i < b.len() && !(0x40..=0x7e).contains(&b[i]) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            0x1b if b.get(i + 1) == Some(&b']') => {
+                i += 2;
+                while i < b.len() && b[i] != 0x07 && !(b[i] == 0x1b && b.get(i + 1) == Some(&b'\\'))
+                {
+                    i += 1;
+                }
+                i += if b.get(i) == Some(&0x1b) { 2 } else { 1 };
+            }
+            c if c < 0x20 && c != b'\t' => i += 1,
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    let at = new_at.unwrap_or(out.len());
+    // Only ASCII bytes were removed, so the rest is still UTF-8.
+    (String::from_utf8_lossy(&out).into_owned(), at)
 }
 
 impl Index {
@@ -931,5 +976,18 @@ mod tests {
         let s = snippet(&line, 600);
         assert!(s.contains("needle") && s.starts_with('…') && s.ends_with('…'));
         assert!(s.chars().count() <= 242);
+    }
+}
+
+#[cfg(test)]
+mod snippet_tests {
+    use super::{snippet, strip_escapes};
+
+    #[test]
+    fn snippets_carry_no_terminal_escapes() {
+        let line = "\u{1b}[1;31merror\u{1b}[0m: kernel \u{1b}]8;;http://x\u{7}link\u{1b}]8;;\u{7} failed\r";
+        assert_eq!(snippet(line, 0), "error: kernel link failed");
+        let (clean, at) = strip_escapes(line, line.find("kernel").unwrap());
+        assert_eq!(&clean[at..at + 6], "kernel");
     }
 }

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, cpSync, existsSync, readdirSync } from "node:fs";
+import { mkdtempSync, mkdirSync, cpSync, existsSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import net from "node:net";
@@ -69,6 +69,17 @@ async function waitFor(what, fn, ms = 20000) {
   throw new Error(`timed out waiting for ${what} (last: ${last})`);
 }
 
+// Screenshots go to target/tmp/desktop/ for people (and CI logs) to look at; never asserted on.
+async function screenshot(name) {
+  await wd("POST", `/session/${session}/execute/async`, {
+    script: "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(done));",
+    args: [],
+  });
+  const png = await wd("GET", `/session/${session}/screenshot`);
+  mkdirSync(join(root, "target/tmp/desktop"), { recursive: true });
+  writeFileSync(join(root, "target/tmp/desktop", name), Buffer.from(png, "base64"));
+}
+
 before(async () => {
   for (const bin of [app, cli]) {
     assert.ok(existsSync(bin), `${bin} is missing: cargo build -p harnessgym -p harnessgym-desktop`);
@@ -117,7 +128,10 @@ test("the window lists the workspace's runs from Rust and opens one", async () =
     const r = await find('[data-testid="run-row"]');
     return r.length >= 2 ? r : null;
   });
-  const texts = await Promise.all(rows.map(text));
+  const texts = await Promise.all(
+    rows.map((r) => wd("GET", `/session/${session}/element/${Object.values(r)[0]}/attribute/data-run-id`)),
+  );
+  await screenshot("desktop-runs.png");
   for (const id of runIds) {
     assert.ok(texts.some((t) => t.includes(id)), `run ${id} not listed: ${JSON.stringify(texts)}`);
   }
@@ -140,6 +154,7 @@ test("the window lists the workspace's runs from Rust and opens one", async () =
     return it.length ? it : null;
   });
   assert.equal(iterations.length, readdirSync(join(ws, ".harnessgym/runs/smoke-b/iterations")).length);
+  await screenshot("desktop-run.png");
   const title = await wd("GET", `/session/${session}/title`);
   assert.match(title, /smoke-b/, "the window title says where you are");
 });

@@ -175,11 +175,21 @@ fn malformed_result_json_is_recorded_and_the_run_goes_on() {
         .as_str()
         .unwrap()
         .contains("an array"));
-    assert_eq!(
-        read_json(&run.join("summary.json"))["final_status"],
-        "solved",
-        "iteration 3 solved it"
-    );
+    let summary = read_json(&run.join("summary.json"));
+    assert_eq!(summary["final_status"], "solved", "iteration 3 solved it");
+    // The run's summary lists the damage too, with the iteration it happened in.
+    let listed: Vec<i64> = summary["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["file"]
+                .as_str()
+                .is_some_and(|f| f.ends_with("result.json"))
+        })
+        .map(|e| e["iteration"].as_i64().unwrap())
+        .collect();
+    assert_eq!(listed, [1, 2], "{summary}");
 }
 
 #[test]

@@ -126,8 +126,8 @@ fn demo_workspace_script_makes_every_kind_of_run() {
     assert_eq!(never["best_reported_score"], 18.9, "{never}");
     assert_eq!(runs["interrupted"]["iteration_count"], 1);
     assert_eq!(runs["interrupted"]["iterations_planned"], 2);
-    // The damaged registry is recorded in summary.json's errors.
-    assert_eq!(runs["damaged-result"]["run_error_count"], 1);
+    // The damaged result.json and the damaged registry are both recorded in summary.json's errors.
+    assert_eq!(runs["damaged-result"]["run_error_count"], 2);
     // The truncated summary: an index error, and the state inferred from the (backdated) files.
     let damaged = &runs["damaged-summary"];
     assert_eq!(damaged["state"], "interrupted", "{damaged}");

@@ -1094,6 +1094,8 @@ impl<'a> Loop<'a> {
         })?;
         record.status = status_of(data);
         record.solved = solved;
+        let damage = result_errors(data, record.iteration);
+        self.errors.extend(damage);
         self.records.push(record);
         Ok(if solved {
             Step::Stop(Ending::Solved)
@@ -1109,6 +1111,8 @@ impl<'a> Loop<'a> {
     ) -> io::Result<Step> {
         let data = doc.update(json!({"status": "interrupted"}))?;
         record.status = status_of(data);
+        let damage = result_errors(data, record.iteration);
+        self.errors.extend(damage);
         self.records.push(record);
         Ok(Step::Stop(Ending::Interrupted))
     }
@@ -1319,4 +1323,22 @@ struct PhaseAt<'c> {
 enum Step {
     Next,
     Stop(Ending),
+}
+
+/// The damage an iteration's result.json recorded (`harnessgym_errors`), tagged with the
+/// iteration, for the run's `summary.json` `errors`.
+fn result_errors(data: &Object, iteration: u32) -> Vec<Value> {
+    match data.get("harnessgym_errors") {
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                if let Value::Object(m) = &mut e {
+                    m.insert("iteration".into(), json!(iteration));
+                }
+                e
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }

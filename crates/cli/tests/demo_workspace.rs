@@ -282,6 +282,10 @@ fn demo_workspace_script_makes_every_kind_of_run() {
     let calls = hg(&db, &["query", "calls", "--run", "never-solved", "--json"]);
     let calls = calls.as_array().unwrap();
     assert_eq!(calls.len(), 18);
+    assert_eq!(
+        runs["never-solved"]["mcp_call_count"], 18,
+        "the runs list counts them too"
+    );
     assert!(calls
         .iter()
         .all(|c| c["format"] == "harnessgym" && c["phase"] == "attempt"));

@@ -287,6 +287,10 @@ CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
     DELETE FROM chunks_fts WHERE rowid = old.id;
 END;
 "#,
+    // 2: per-run call counts for the runs list.
+    r#"
+CREATE INDEX mcp_calls_by_run ON mcp_calls(workspace_id, run_id);
+"#,
 ];
 
 /// Opens (creating if needed) the database and brings its schema up to date.

@@ -45,6 +45,8 @@ pub struct RunRow {
     pub run_error_count: i64,
     /// Rows in the errors table for this run (damaged files, empty iterations…).
     pub index_error_count: i64,
+    /// MCP `tools/call`s in the workspace's telemetry logs that name this run.
+    pub mcp_call_count: i64,
 }
 
 /// One phase as recorded in `result.json.phases`.

@@ -173,7 +173,8 @@ impl Index {
                 r.final_status, r.solved, r.best_score, r.best_reported_score, r.runner, r.task_path,
                 r.iterations_planned, r.iteration_count, r.started_ms, r.last_activity_ns,
                 r.has_summary, r.has_config, r.run_error_count,
-                (SELECT count(*) FROM errors e WHERE e.workspace_id = r.workspace_id AND e.run_id = r.run_id)
+                (SELECT count(*) FROM errors e WHERE e.workspace_id = r.workspace_id AND e.run_id = r.run_id),
+                (SELECT count(*) FROM mcp_calls c WHERE c.workspace_id = r.workspace_id AND c.run_id = r.run_id)
              FROM runs r JOIN workspaces w ON w.id = r.workspace_id{}
              ORDER BY {start} DESC, r.run_id DESC LIMIT {}",
             w.sql(),
@@ -205,6 +206,7 @@ impl Index {
                 has_config: r.get(17)?,
                 run_error_count: r.get(18)?,
                 index_error_count: r.get(19)?,
+                mcp_call_count: r.get(20)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -189,7 +189,11 @@ run_error_count: number,
 /**
  * Rows in the errors table for this run (damaged files, empty iterations…).
  */
-index_error_count: number, };
+index_error_count: number, 
+/**
+ * MCP `tools/call`s in the workspace's telemetry logs that name this run.
+ */
+mcp_call_count: number, };
 
 /**
  * One phase as recorded in `result.json.phases`.

@@ -8,14 +8,14 @@ function run(p: Partial<RunRow>): RunRow {
     final_status: "solved", solved: true, best_score: null, best_reported_score: null, runner: "codex",
     task_path: "/w/alpha/task.md", iterations_planned: 3, iteration_count: 1, started_at: null,
     last_activity_at: null, has_summary: true, has_config: true, run_error_count: 0, index_error_count: 0,
-    ...p,
+    mcp_call_count: 0, ...p,
   };
 }
 
 const now = Date.parse("2026-01-01T12:00:00Z");
 const rows = [
   run({ run_id: "a-1", best_score: 5, started_at: "2026-01-01T10:00:00Z", last_activity_at: "2026-01-01T10:05:00Z" }),
-  run({ run_id: "b-2", runner: "claude", final_status: "improved", solved: false, best_score: 9, started_at: "2026-01-01T11:00:00Z", index_error_count: 2 }),
+  run({ run_id: "b-2", runner: "claude", final_status: "improved", solved: false, best_score: 9, started_at: "2026-01-01T11:00:00Z", index_error_count: 2, mcp_call_count: 7 }),
   run({ run_id: "c-3", workspace: "/x/beta", task_path: "/x/beta/task.md", state: "running", final_status: null, solved: null, started_at: null }),
 ].map((r) => toDisplay(r, now));
 
@@ -39,6 +39,8 @@ describe("filters", () => {
     expect(sortRuns(rows, "started", "asc").map((d) => d.row.run_id)).toEqual(["a-1", "b-2", "c-3"]);
     expect(sortRuns(rows, "best", "desc").map((d) => d.row.run_id)).toEqual(["b-2", "a-1", "c-3"]);
     expect(sortRuns(rows, "run_id", "asc").map((d) => d.row.run_id)).toEqual(["a-1", "b-2", "c-3"]);
+    expect(sortRuns(rows, "calls", "desc")[0].row.run_id).toBe("b-2");
+    expect(rows.find((d) => d.row.run_id === "b-2")!.calls).toBe(7);
   });
   it("sorts 10,000 rows quickly", () => {
     const many = Array.from({ length: 10_000 }, (_, i) =>

@@ -23,6 +23,7 @@ export type SortKey =
   | "best"
   | "duration"
   | "started"
+  | "calls"
   | "errors";
 export const SORT_KEYS: SortKey[] = [
   "run_id",
@@ -33,6 +34,7 @@ export const SORT_KEYS: SortKey[] = [
   "best",
   "duration",
   "started",
+  "calls",
   "errors",
 ];
 
@@ -59,6 +61,7 @@ export type DisplayRun = {
   startedMs: number | null;
   startedRel: string;
   startedAbs: string;
+  calls: number;
   errors: number;
   task: string;
   /** Lower-cased text the filter box matches. */
@@ -90,6 +93,7 @@ export function toDisplay(r: RunRow, now: number = Date.now()): DisplayRun {
     startedMs: parseTime(r.started_at),
     startedRel: relTime(r.started_at, now),
     startedAbs: absTime(r.started_at),
+    calls: r.mcp_call_count ?? 0,
     errors: (r.run_error_count ?? 0) + (r.index_error_count ?? 0),
     task,
     haystack: `${r.run_id} ${r.workspace} ${runner} ${task} ${STATUS_LABEL[status]}`.toLowerCase(),
@@ -133,6 +137,8 @@ function sortValue(d: DisplayRun, key: SortKey): number | string | null {
       return d.durationSec;
     case "started":
       return d.startedMs;
+    case "calls":
+      return d.calls;
     case "errors":
       return d.errors;
   }

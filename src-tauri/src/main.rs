@@ -11,7 +11,8 @@ use harnessgym_index::{default_db_path, WatchOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tauri::{Emitter, Manager};
+use tauri::menu::{MenuBuilder, MenuItemBuilder, SubmenuBuilder};
+use tauri::Emitter;
 
 #[tauri::command]
 async fn api(
@@ -67,9 +68,19 @@ fn main() {
                     }
                 }
             });
-            if let Some(w) = app.get_webview_window("main") {
-                let _ = w.set_title("HarnessGym");
-            }
+            // File → Open Workspace…: the UI runs the picker (it owns the workspace list view).
+            let open = MenuItemBuilder::with_id("open-workspace", "Open Workspace…")
+                .accelerator("CmdOrCtrl+O")
+                .build(app)?;
+            let file = SubmenuBuilder::new(app, "File")
+                .item(&open)
+                .separator()
+                .quit()
+                .build()?;
+            app.set_menu(MenuBuilder::new(app).item(&file).build()?)?;
+            app.on_menu_event(|app, event| {
+                let _ = app.emit("harnessgym://menu", event.id().as_ref());
+            });
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![api])

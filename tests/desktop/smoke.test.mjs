@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, cpSync, existsSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import net from "node:net";
@@ -17,6 +17,8 @@ const children = [];
 let base; // tauri-driver URL
 let session;
 let ws;
+let ws2;
+let stateFile;
 let runIds;
 
 function freePort() {
@@ -87,13 +89,16 @@ before(async () => {
   const dir = mkdtempSync(join(tmpdir(), "hg-desktop-"));
   ws = join(dir, "ws");
   cpSync(join(root, "examples/numerical_debug_task"), ws, { recursive: true });
-  for (const id of ["smoke-a", "smoke-b"]) {
+  ws2 = join(dir, "ws2");
+  cpSync(join(root, "examples/numerical_debug_task"), ws2, { recursive: true });
+  for (const [w, id] of [[ws, "smoke-a"], [ws, "smoke-b"], [ws2, "smoke-c"]]) {
     try {
-      execFileSync(cli, ["run", "--task", "task.md", "--workspace", ws, "--runner", "fake", "--iterations", "2", "--run-id", id], { stdio: "ignore" });
+      execFileSync(cli, ["run", "--task", "task.md", "--workspace", w, "--runner", "fake", "--iterations", "2", "--run-id", id], { stdio: "ignore" });
     } catch (e) {
       if (e.status !== 3) throw e; // 0 solved, 3 not solved: both made a run
     }
   }
+  stateFile = join(dir, "workspaces.json");
   runIds = readdirSync(join(ws, ".harnessgym/runs")).sort();
   assert.deepEqual(runIds, ["smoke-a", "smoke-b"]);
 
@@ -157,4 +162,23 @@ test("the window lists the workspace's runs from Rust and opens one", async () =
   await screenshot("desktop-run.png");
   const title = await wd("GET", `/session/${session}/title`);
   assert.match(title, /smoke-b/, "the window title says where you are");
+});
+
+test("a workspace opened through the app is indexed, listed live and remembered", async () => {
+  await wd("POST", `/session/${session}/url`, { url: "tauri://localhost/#/runs" }).catch(() => {});
+  const added = await wd("POST", `/session/${session}/execute/async`, {
+    script:
+      "const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke('api', {request: {cmd: 'add_workspace', args: {path: arguments[0]}}}).then(done, (e) => done({error: e}));",
+    args: [ws2],
+  });
+  assert.ok(Array.isArray(added), JSON.stringify(added));
+  assert.equal(added.length, 2);
+  // The watcher indexes it and the event reaches the page through Tauri: no reload.
+  await waitFor("the new workspace's run in the table", async () => {
+    const rows = await find('[data-testid="run-row"][data-run-id="smoke-c"]');
+    return rows.length === 1;
+  });
+  const saved = JSON.parse(readFileSync(stateFile, "utf8"));
+  assert.equal(saved.workspaces.length, 2, JSON.stringify(saved));
+  assert.ok(saved.workspaces.some((p) => p.endsWith("/ws2")));
 });

@@ -111,6 +111,23 @@ export function onEvent(handler: (ev: ApiEvent) => void): () => void {
   return () => source.close();
 }
 
+/** Calls `handler` with the id of each native menu command (desktop only; e.g. `open-workspace`). */
+export function onMenu(handler: (id: string) => void): () => void {
+  if (!isDesktop) return () => {};
+  let unlisten: (() => void) | null = null;
+  let stopped = false;
+  import("@tauri-apps/api/event").then(({ listen }) =>
+    listen<string>("harnessgym://menu", (e) => handler(e.payload)).then((u) => {
+      if (stopped) u();
+      else unlisten = u;
+    }),
+  );
+  return () => {
+    stopped = true;
+    unlisten?.();
+  };
+}
+
 /** A native directory picker in the desktop app; `null` in a browser (the UI asks for a typed
  *  path instead) or when the user cancels. */
 export async function pickDirectory(): Promise<string | null> {

@@ -64,6 +64,7 @@ export const KEY_MAP: { keys: string[]; what: string; where: string }[] = [
   { keys: ["Enter", "Shift+Enter"], what: "Next / previous match", where: "find box" },
   { keys: ["g", "r"], what: "Go to runs", where: "everywhere" },
   { keys: ["g", "s"], what: "Go to search", where: "everywhere" },
+  { keys: ["Ctrl", "O"], what: "Open a workspace", where: "everywhere" },
   { keys: ["Esc"], what: "Close find / dialog, else back to runs", where: "everywhere" },
   { keys: ["?"], what: "This list", where: "everywhere" },
 ];

@@ -186,28 +186,49 @@ fn server_sent_events_follow_a_growing_phase_file() {
         .unwrap();
     let mut reader = BufReader::new(s);
     let mut seen = String::new();
-    let wait_for = |reader: &mut BufReader<TcpStream>, seen: &mut String, what: &str| {
-        let deadline = Instant::now() + Duration::from_secs(15);
+    // Reads the stream until `what` shows up or `within` passes.
+    let read_until = |reader: &mut BufReader<TcpStream>, seen: &mut String, what: &str, within| {
+        let deadline = Instant::now() + within;
         while Instant::now() < deadline && !seen.contains(what) {
             let mut line = String::new();
             let _ = reader.read_line(&mut line);
             seen.push_str(&line);
         }
-        assert!(seen.contains(what), "no {what:?} in {seen:?}");
+        seen.contains(what)
     };
-    wait_for(&mut reader, &mut seen, ": connected");
-    // The watcher's own first pass is announced; then a write shows up as a change.
-    wait_for(&mut reader, &mut seen, "\"type\":\"indexed\"");
+    assert!(
+        read_until(
+            &mut reader,
+            &mut seen,
+            ": connected",
+            Duration::from_secs(10)
+        ),
+        "{seen:?}"
+    );
+    // The watcher's first pass may still be arming its watches (a write then lands in that pass
+    // and sends no change), so write until a change for the run arrives.
     let stdout = ws
         .path()
         .join(".harnessgym/runs/live/iterations/1/attempt.stdout.txt");
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&stdout)
-        .unwrap()
-        .write_all(b"a new line\n")
-        .unwrap();
-    wait_for(&mut reader, &mut seen, "\"run_id\":\"live\"");
+    let mut changed = false;
+    for _ in 0..15 {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&stdout)
+            .unwrap()
+            .write_all(b"a new line\n")
+            .unwrap();
+        if read_until(
+            &mut reader,
+            &mut seen,
+            "\"run_id\":\"live\"",
+            Duration::from_secs(1),
+        ) {
+            changed = true;
+            break;
+        }
+    }
+    assert!(changed, "no change event for the run in {seen:?}");
     let (_, w) = api(
         v.port,
         serde_json::json!({"cmd": "read_text", "args": {"path": stdout, "start_line": 0, "max_lines": 5000}}),

@@ -64,3 +64,8 @@ export function debounce(f: () => void, ms: number): (() => void) & { cancel: ()
   };
   return d;
 }
+
+/** True when an index pass changed rows (a pass that found nothing new needs no refetch). */
+export function changedSomething(r: { files_indexed: number; files_removed: number }): boolean {
+  return r.files_indexed > 0 || r.files_removed > 0;
+}

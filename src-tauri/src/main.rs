@@ -18,8 +18,8 @@ use tauri::Emitter;
 async fn api(
     state: tauri::State<'_, Arc<Api>>,
     request: Request,
-) -> Result<serde_json::Value, ApiError> {
-    state.handle(request)
+) -> Result<tauri::ipc::Response, ApiError> {
+    state.handle(request).map(tauri::ipc::Response::new)
 }
 
 fn options() -> Result<ApiOptions, String> {

@@ -120,8 +120,9 @@ impl Api {
         self.events.subscribe()
     }
 
-    /// Answers one request with its JSON response.
-    pub fn handle(&self, request: Request) -> Result<Value, ApiError> {
+    /// Answers one request with its JSON response, serialized once (both shells pass the text
+    /// through as is).
+    pub fn handle(&self, request: Request) -> Result<String, ApiError> {
         match request {
             Request::Info => json(Info {
                 version: env!("CARGO_PKG_VERSION").into(),
@@ -385,8 +386,8 @@ fn filter(s: Scope) -> Filter {
     }
 }
 
-fn json(v: impl Serialize) -> Result<Value, ApiError> {
-    serde_json::to_value(v).map_err(|e| ApiError::Internal(e.to_string()))
+fn json(v: impl Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(&v).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> ApiError {

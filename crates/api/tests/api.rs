@@ -61,12 +61,21 @@ fn open(root: &Path, workspaces: Vec<PathBuf>, state: Option<PathBuf>) -> Api {
     .unwrap()
 }
 
+/// One request, its answer parsed.
+fn call(api: &Api, request: Request) -> Result<Value, ApiError> {
+    api.handle(request)
+        .map(|text| serde_json::from_str(&text).expect("the API answers JSON"))
+}
+
 fn read(api: &Api, path: &Path, start: u64, max: u32) -> Value {
-    api.handle(Request::ReadText(TextQuery {
-        path: path.to_string_lossy().into(),
-        start_line: start,
-        max_lines: Some(max),
-    }))
+    call(
+        api,
+        Request::ReadText(TextQuery {
+            path: path.to_string_lossy().into(),
+            start_line: start,
+            max_lines: Some(max),
+        }),
+    )
     .unwrap()
 }
 
@@ -76,18 +85,20 @@ fn runs_run_and_iteration_come_from_the_index_and_the_files() {
     let ws = workspace(tmp.path(), "ws");
     let api = open(tmp.path(), vec![ws.clone()], None);
 
-    let runs = api.handle(Request::Runs(RunsQuery::default())).unwrap();
+    let runs = call(&api, Request::Runs(RunsQuery::default())).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 1);
     assert_eq!(runs[0]["run_id"], "run-1");
     assert_eq!(runs[0]["iteration_count"], 2);
 
     let ws_s = ws.canonicalize().unwrap().to_string_lossy().into_owned();
-    let run = api
-        .handle(Request::Run {
+    let run = call(
+        &api,
+        Request::Run {
             workspace: ws_s.clone(),
             run_id: "run-1".into(),
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     assert_eq!(run["config"]["runner"], "fake");
     assert_eq!(run["iterations"].as_array().unwrap().len(), 2);
     // The damaged result.json of iteration 2 is an error row naming the file, not a failure.
@@ -100,13 +111,15 @@ fn runs_run_and_iteration_come_from_the_index_and_the_files() {
         "{errors:?}"
     );
 
-    let it1 = api
-        .handle(Request::Iteration {
+    let it1 = call(
+        &api,
+        Request::Iteration {
             workspace: ws_s.clone(),
             run_id: "run-1".into(),
             iteration: 1,
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     assert_eq!(it1["result"]["status"], "failed");
     let names: Vec<&str> = it1["files"]
         .as_array()
@@ -123,20 +136,25 @@ fn runs_run_and_iteration_come_from_the_index_and_the_files() {
             "result.json"
         ]
     );
-    let it2 = api
-        .handle(Request::Iteration {
+    let it2 = call(
+        &api,
+        Request::Iteration {
             workspace: ws_s.clone(),
             run_id: "run-1".into(),
             iteration: 2,
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     assert!(it2["result"].is_null());
 
-    let missing = api.handle(Request::Iteration {
-        workspace: ws_s,
-        run_id: "run-1".into(),
-        iteration: 9,
-    });
+    let missing = call(
+        &api,
+        Request::Iteration {
+            workspace: ws_s,
+            run_id: "run-1".into(),
+            iteration: 9,
+        },
+    );
     assert!(matches!(missing, Err(ApiError::NotFound(_))), "{missing:?}");
 }
 
@@ -244,24 +262,33 @@ fn files_outside_the_open_workspaces_are_refused() {
         ws.join(".harnessgym/link.txt"),
         PathBuf::from("/etc/passwd"),
     ] {
-        let r = api.handle(Request::ReadText(TextQuery {
-            path: p.to_string_lossy().into(),
-            start_line: 0,
-            max_lines: None,
-        }));
+        let r = call(
+            &api,
+            Request::ReadText(TextQuery {
+                path: p.to_string_lossy().into(),
+                start_line: 0,
+                max_lines: None,
+            }),
+        );
         assert!(matches!(r, Err(ApiError::Forbidden(_))), "{p:?}: {r:?}");
     }
-    let r = api.handle(Request::ReadText(TextQuery {
-        path: "relative.txt".into(),
-        start_line: 0,
-        max_lines: None,
-    }));
+    let r = call(
+        &api,
+        Request::ReadText(TextQuery {
+            path: "relative.txt".into(),
+            start_line: 0,
+            max_lines: None,
+        }),
+    );
     assert!(matches!(r, Err(ApiError::BadRequest(_))), "{r:?}");
-    let r = api.handle(Request::ReadText(TextQuery {
-        path: ws.join("nope.txt").to_string_lossy().into(),
-        start_line: 0,
-        max_lines: None,
-    }));
+    let r = call(
+        &api,
+        Request::ReadText(TextQuery {
+            path: ws.join("nope.txt").to_string_lossy().into(),
+            start_line: 0,
+            max_lines: None,
+        }),
+    );
     assert!(matches!(r, Err(ApiError::NotFound(_))), "{r:?}");
 }
 
@@ -273,28 +300,36 @@ fn workspaces_are_remembered_and_a_damaged_list_is_kept_aside() {
     let state = tmp.path().join("state/workspaces.json");
     {
         let api = open(tmp.path(), vec![ws.clone()], Some(state.clone()));
-        let list = api
-            .handle(Request::AddWorkspace {
+        let list = call(
+            &api,
+            Request::AddWorkspace {
                 path: ws2.to_string_lossy().into(),
-            })
-            .unwrap();
+            },
+        )
+        .unwrap();
         assert_eq!(list.as_array().unwrap().len(), 2);
         let not_ws = tmp.path().join("plain");
         std::fs::create_dir_all(&not_ws).unwrap();
-        let r = api.handle(Request::AddWorkspace {
-            path: not_ws.to_string_lossy().into(),
-        });
+        let r = call(
+            &api,
+            Request::AddWorkspace {
+                path: not_ws.to_string_lossy().into(),
+            },
+        );
         assert!(matches!(r, Err(ApiError::NotFound(_))), "{r:?}");
     }
     let api = open(tmp.path(), vec![], Some(state.clone()));
-    let list = api.handle(Request::Workspaces).unwrap();
+    let list = call(&api, Request::Workspaces).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
     assert_eq!(list[1]["indexed"]["run_count"], 1);
-    api.handle(Request::RemoveWorkspace {
-        path: ws.canonicalize().unwrap().to_string_lossy().into(),
-    })
+    call(
+        &api,
+        Request::RemoveWorkspace {
+            path: ws.canonicalize().unwrap().to_string_lossy().into(),
+        },
+    )
     .unwrap();
-    let runs = api.handle(Request::Runs(RunsQuery::default())).unwrap();
+    let runs = call(&api, Request::Runs(RunsQuery::default())).unwrap();
     assert_eq!(
         runs.as_array().unwrap().len(),
         1,
@@ -304,7 +339,7 @@ fn workspaces_are_remembered_and_a_damaged_list_is_kept_aside() {
 
     write(&state, "{not json");
     let api = open(tmp.path(), vec![], Some(state.clone()));
-    assert_eq!(api.handle(Request::Workspaces).unwrap(), json!([]));
+    assert_eq!(call(&api, Request::Workspaces).unwrap(), json!([]));
     assert_eq!(
         std::fs::read_to_string(state.with_extension("json.corrupt")).unwrap(),
         "{not json"

@@ -122,7 +122,12 @@ fn answer(api: &Api, body: &[u8]) -> Reply {
         Err(e) => return error(400, "bad_request", &format!("invalid request: {e}")),
     };
     match api.handle(request) {
-        Ok(v) => json(200, &v),
+        Ok(text) => Reply::Body {
+            status: 200,
+            content_type: "application/json",
+            cache: "no-store",
+            body: text.into_bytes(),
+        },
         Err(e) => {
             let status = match e {
                 ApiError::NotFound(_) => 404,

@@ -289,8 +289,10 @@ impl Index {
                                  WHEN 'build' THEN 2 ELSE 3 END, id",
         )?;
         let mut files = self.conn.prepare_cached(
-            "SELECT phase, stream, path, size, lines FROM phase_files
-             WHERE workspace_id = ?1 AND run_id = ?2 AND iteration = ?3 ORDER BY path",
+            // The planner, without statistics, would walk every file of the workspace.
+            "SELECT phase, stream, path, size, lines FROM files INDEXED BY files_by_run
+             WHERE workspace_id = ?1 AND run_id = ?2 AND iteration = ?3 AND kind = 'phase_text'
+             ORDER BY path",
         )?;
         for ((pk, ws_id), it) in keys.iter().zip(out.iter_mut()) {
             it.phases = phases

@@ -90,8 +90,9 @@ pub struct Api {
 }
 
 impl Api {
-    /// Opens the index, indexes the open workspaces once (so the first request has rows) and
-    /// starts the watcher.
+    /// Opens the index, indexes the open workspaces it has never seen (so the first request
+    /// has rows) and starts the watcher, whose first pass brings the others up to date while
+    /// their last indexed rows are already served.
     pub fn open(options: ApiOptions) -> Result<Api, ApiError> {
         let mut index = Index::open(&options.db)?;
         let mut ws = workspaces::Workspaces::load(options.state_file.as_deref());
@@ -99,9 +100,14 @@ impl Api {
             ws.add(workspaces::normalize(p)?);
         }
         ws.save()?;
-        let present = ws.present();
-        if !present.is_empty() {
-            index.index_paths(&present, &mut |_| {})?;
+        let known: Vec<String> = index.workspaces()?.into_iter().map(|w| w.path).collect();
+        let unseen: Vec<PathBuf> = ws
+            .present()
+            .into_iter()
+            .filter(|p| !known.iter().any(|k| Path::new(k) == p))
+            .collect();
+        if !unseen.is_empty() {
+            index.index_paths(&unseen, &mut |_| {})?;
         }
         let api = Api {
             options,

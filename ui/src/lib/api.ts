@@ -92,20 +92,7 @@ export const api = {
 
 /** Calls `handler` for every backend event until the returned function is called. */
 export function onEvent(handler: (ev: ApiEvent) => void): () => void {
-  if (isDesktop) {
-    let unlisten: (() => void) | null = null;
-    let stopped = false;
-    import("@tauri-apps/api/event").then(({ listen }) =>
-      listen<ApiEvent>("harnessgym://event", (e) => handler(e.payload)).then((u) => {
-        if (stopped) u();
-        else unlisten = u;
-      }),
-    );
-    return () => {
-      stopped = true;
-      unlisten?.();
-    };
-  }
+  if (isDesktop) return listenDesktop("harnessgym://event", handler);
   const source = new EventSource(`${base()}/api/events`);
   source.onmessage = (m) => handler(JSON.parse(m.data) as ApiEvent);
   return () => source.close();
@@ -113,11 +100,15 @@ export function onEvent(handler: (ev: ApiEvent) => void): () => void {
 
 /** Calls `handler` with the id of each native menu command (desktop only; e.g. `open-workspace`). */
 export function onMenu(handler: (id: string) => void): () => void {
-  if (!isDesktop) return () => {};
+  return isDesktop ? listenDesktop("harnessgym://menu", handler) : () => {};
+}
+
+/** Listens to a Tauri event; the returned function stops, even before listening began. */
+function listenDesktop<T>(event: string, handler: (payload: T) => void): () => void {
   let unlisten: (() => void) | null = null;
   let stopped = false;
   import("@tauri-apps/api/event").then(({ listen }) =>
-    listen<string>("harnessgym://menu", (e) => handler(e.payload)).then((u) => {
+    listen<T>(event, (e) => handler(e.payload)).then((u) => {
       if (stopped) u();
       else unlisten = u;
     }),

@@ -88,6 +88,10 @@ test("click a run → header, iterations, and every tab shows the files' content
     assert.equal(await header.getAttribute("data-run-id"), id);
     assert.match(await header.innerText(), new RegExp(id));
     assert.ok(new URL(page.url()).hash.startsWith(runHash(ws, id)), `URL ${page.url()} is the run's route`);
+    // The MCP calls the telemetry log names this run with, as the index counts them.
+    const [row] = (await api(ctx.server.url, "runs", {})).filter((r) => r.run_id === id);
+    assert.ok(row.mcp_call_count > 0, "the demo logs calls for the Codex run");
+    assert.match(await header.innerText(), new RegExp(`MCP calls\\s+${row.mcp_call_count}\\b`, "i"));
 
     const iters = listIterDirs(ws, id);
     assert.ok(iters.length >= 2);

@@ -52,6 +52,16 @@ fn serve(args: ViewArgs) -> anyhow::Result<()> {
              and rebuild, or pass --ui-dir ui/dist (the API is served anyway)"
         );
     }
+    // The port first: a busy one fails at once, before any indexing.
+    let listener = TcpListener::bind(("127.0.0.1", args.port)).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " (another `harnessgym view`? pass --port 0 for a free port)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("cannot listen on 127.0.0.1:{}: {e}{hint}", args.port)
+    })?;
+    let port = listener.local_addr()?.port();
     let db = match args.db {
         Some(p) => p,
         None => default_db_path()?,
@@ -70,9 +80,6 @@ fn serve(args: ViewArgs) -> anyhow::Result<()> {
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let api = Arc::new(api);
-    let listener = TcpListener::bind(("127.0.0.1", args.port))
-        .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
-    let port = listener.local_addr()?.port();
     // The first stdout line is the address (scripts and tests read it).
     println!("http://127.0.0.1:{port}/");
     eprintln!(

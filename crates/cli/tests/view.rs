@@ -236,3 +236,25 @@ fn server_sent_events_follow_a_growing_phase_file() {
     let lines = w["lines"].as_array().unwrap();
     assert_eq!(lines.last().unwrap(), "a new line");
 }
+
+#[test]
+fn a_busy_port_is_refused_before_indexing() {
+    let ws = common::example_workspace();
+    let out = common::run_fake(ws.path(), &["--iterations", "1", "--run-id", "busy"]);
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{out:?}");
+    let db = tempfile::tempdir().unwrap();
+    let first = start(ws.path(), &db.path().join("index.sqlite3"));
+    let second = common::bin()
+        .args(["view", "--port", &first.port.to_string(), "--db"])
+        .arg(db.path().join("other.sqlite3"))
+        .arg(ws.path())
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("pass --port 0"), "{err}");
+    assert!(
+        !db.path().join("other.sqlite3").exists(),
+        "nothing indexed before the port was taken"
+    );
+}

@@ -345,7 +345,7 @@ export function fileLines(p) {
 }
 
 /** The tab names of the run view (ui/src/lib/router.ts TABS). */
-export const TABS = ["transcript", "prompt", "stdout", "stderr", "result", "activation", "artifacts", "files"];
+export const TABS = ["transcript", "prompt", "stdout", "stderr", "result", "activation", "artifacts", "calls", "files"];
 
 /**
  * Common per-file setup: fixture + server + browser (`browser: false` for API-only files);

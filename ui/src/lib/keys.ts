@@ -58,7 +58,7 @@ export const KEY_MAP: { keys: string[]; what: string; where: string }[] = [
   { keys: ["Enter"], what: "Open the selected row / hit", where: "lists" },
   { keys: ["←", "→"], what: "Previous / next iteration", where: "run" },
   { keys: ["[", "]"], what: "Previous / next tab", where: "run" },
-  { keys: ["1", "…", "8"], what: "Switch to tab 1…8", where: "run" },
+  { keys: ["1", "…", "9"], what: "Switch to tab 1…9", where: "run" },
   { keys: ["/"], what: "Find in file (text viewer) or focus search", where: "everywhere" },
   { keys: ["Ctrl", "F"], what: "Find in file (text viewer) or focus search", where: "everywhere" },
   { keys: ["Enter", "Shift+Enter"], what: "Next / previous match", where: "find box" },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatRoute, hitRoute, linkFor, parseHash, type Route } from "./router";
+import { formatRoute, hitRoute, linkFor, parseHash, TABS, type Route } from "./router";
 
 describe("router", () => {
   const cases: Route[] = [
@@ -9,6 +9,7 @@ describe("router", () => {
     { name: "run", workspace: "/tmp/my ws/a#b", runId: "2026T-1c19" },
     { name: "run", workspace: "/w", runId: "r", iteration: 2 },
     { name: "run", workspace: "/w", runId: "r", iteration: 2, tab: "stdout", phase: "repair_1", line: 41 },
+    { name: "run", workspace: "/w", runId: "r", iteration: 3, tab: "calls" },
     { name: "run", workspace: "C:\\ws\\x", runId: "r/1", iteration: 0, tab: "files", file: "repair_1/build.stdout.txt", line: 0 },
   ];
   for (const r of cases) {
@@ -26,6 +27,11 @@ describe("router", () => {
   it("ignores bad tabs, iterations and lines", () => {
     expect(parseHash("#/run/w/r/x/bogus?line=-3")).toEqual({ name: "run", workspace: "w", runId: "r" });
     expect(parseHash("#/run/w/r/3/bogus?line=abc")).toEqual({ name: "run", workspace: "w", runId: "r", iteration: 3 });
+  });
+
+  it("knows every tab, the MCP calls tab after artifacts", () => {
+    expect(TABS).toEqual(["transcript", "prompt", "stdout", "stderr", "result", "activation", "artifacts", "calls", "files"]);
+    expect(parseHash("#/run/w/r/3/calls")).toEqual({ name: "run", workspace: "w", runId: "r", iteration: 3, tab: "calls" });
   });
 
   it("keeps the page path when building links", () => {

@@ -13,6 +13,7 @@ export const TABS = [
   "result",
   "activation",
   "artifacts",
+  "calls",
   "files",
 ] as const;
 export type Tab = (typeof TABS)[number];

@@ -31,6 +31,7 @@ const shots = [
   ["run-claude.png", run("claude-transcript", 1, "transcript"), "light"],
   ["run-stdout.png", run("ansi-long-output", 1, "stderr"), "light"],
   ["run-failures.png", run("phase-failures", 1, "result"), "light"],
+  ["run-calls.png", run("never-solved", 3, "calls"), "light"],
   ["search.png", `${url}#/search?q=${enc("verifier")}`, "light"],
   ["run-dark.png", run("solved-in-2", 2, "activation"), "dark"],
   ["runs-dark.png", `${url}#/runs`, "dark"],

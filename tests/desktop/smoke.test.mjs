@@ -115,7 +115,8 @@ before(async () => {
   const s = await wd("POST", "/session", {
     capabilities: {
       alwaysMatch: {
-        "tauri:options": { application: app, args: ["--db", join(dir, "index.sqlite3"), ws] },
+        // A workspace that is gone: the window opens anyway and says so.
+        "tauri:options": { application: app, args: ["--db", join(dir, "index.sqlite3"), ws, join(dir, "gone-ws")] },
       },
     },
   });
@@ -139,6 +140,12 @@ test("the window lists the demo runs from Rust and opens one", async () => {
   for (const id of runIds) {
     assert.ok(texts.some((t) => t.includes(id)), `run ${id} not listed: ${JSON.stringify(texts)}`);
   }
+  const banner = await waitFor("the startup problem banner", async () => {
+    // The message is an ellipsized span, whose WebDriver text WebKit leaves empty: read its title.
+    const b = await find('[data-testid="error-banner"][data-kind="startup"] .msg');
+    return b.length ? wd("GET", `/session/${session}/element/${Object.values(b[0])[0]}/attribute/title`) : null;
+  });
+  assert.match(banner, /gone-ws/);
   // The real IPC path: the page's bridge reaches the Rust command.
   const info = await wd("POST", `/session/${session}/execute/async`, {
     script: "const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke('api', {request: {cmd: 'info'}}).then(done, (e) => done({error: String(e)}));",

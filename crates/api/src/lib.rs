@@ -82,6 +82,7 @@ pub struct ApiOptions {
 /// subscribers to change events.
 pub struct Api {
     options: ApiOptions,
+    problems: Vec<String>,
     index: Mutex<Index>,
     workspaces: Mutex<workspaces::Workspaces>,
     watcher: Mutex<Option<Watcher>>,
@@ -96,8 +97,18 @@ impl Api {
     pub fn open(options: ApiOptions) -> Result<Api, ApiError> {
         let mut index = Index::open(&options.db)?;
         let mut ws = workspaces::Workspaces::load(options.state_file.as_deref());
+        // A workspace that cannot be opened is a problem to show, not a reason to fail: the
+        // desktop app still opens (and says so), `view` refuses to start on it.
+        let mut problems = Vec::new();
         for p in &options.workspaces {
-            ws.add(workspaces::normalize(p)?);
+            let opened = workspaces::normalize(p).and_then(|p| {
+                index.targets_for(std::slice::from_ref(&p))?;
+                Ok(p)
+            });
+            match opened {
+                Ok(p) => ws.add(p),
+                Err(e) => problems.push(e.to_string()),
+            }
         }
         ws.save()?;
         let known: Vec<String> = index.workspaces()?.into_iter().map(|w| w.path).collect();
@@ -111,6 +122,7 @@ impl Api {
         }
         let api = Api {
             options,
+            problems,
             index: Mutex::new(index),
             workspaces: Mutex::new(ws),
             watcher: Mutex::new(None),
@@ -119,6 +131,11 @@ impl Api {
         };
         api.restart_watcher()?;
         Ok(api)
+    }
+
+    /// The workspaces given at start that could not be opened, one sentence each.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
     }
 
     /// Receives every [`ApiEvent`] from now on, until dropped.
@@ -134,6 +151,7 @@ impl Api {
                 version: env!("CARGO_PKG_VERSION").into(),
                 shell: self.options.shell.clone(),
                 db_path: self.options.db.display().to_string(),
+                problems: self.problems.clone(),
             }),
             Request::Workspaces => json(self.workspaces()?),
             Request::AddWorkspace { path } => {

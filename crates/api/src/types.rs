@@ -92,6 +92,8 @@ pub struct Info {
     /// `desktop` or `browser`.
     pub shell: String,
     pub db_path: String,
+    /// Workspaces given at start that could not be opened, one sentence each.
+    pub problems: Vec<String>,
 }
 
 /// An open workspace: what the user added, and what the index knows of it.

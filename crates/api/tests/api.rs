@@ -379,3 +379,40 @@ fn a_growing_phase_file_sends_a_change_event() {
     let w = read(&api, &path, 0, 10);
     assert_eq!(w["lines"], json!(["second", "live line"]));
 }
+
+#[test]
+fn workspaces_that_cannot_be_opened_are_problems_not_failures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace(tmp.path(), "ws");
+    let plain = tmp.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let api = open(
+        tmp.path(),
+        vec![tmp.path().join("missing"), plain.clone(), ws],
+        None,
+    );
+    let info = call(&api, Request::Info).unwrap();
+    let problems: Vec<&str> = info["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].contains("missing"), "{problems:?}");
+    assert!(
+        problems[1].contains("no HarnessGym workspace"),
+        "{problems:?}"
+    );
+    // The good one is open and indexed.
+    let runs = call(&api, Request::Runs(RunsQuery::default())).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(
+        call(&api, Request::Workspaces)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

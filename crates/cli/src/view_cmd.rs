@@ -79,6 +79,9 @@ fn serve(args: ViewArgs) -> anyhow::Result<()> {
         watch: WatchOptions::default(),
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(first) = api.problems().first() {
+        anyhow::bail!("{first}");
+    }
     let api = Arc::new(api);
     // The first stdout line is the address (scripts and tests read it).
     println!("http://127.0.0.1:{port}/");

@@ -258,3 +258,22 @@ fn a_busy_port_is_refused_before_indexing() {
         "nothing indexed before the port was taken"
     );
 }
+
+#[test]
+fn a_workspace_that_cannot_be_opened_stops_view_with_its_name() {
+    let db = tempfile::tempdir().unwrap();
+    let out = common::bin()
+        .args(["view", "--port", "0", "--db"])
+        .arg(db.path().join("index.sqlite3"))
+        .arg(db.path().join("no-such-ws"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-ws"), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "no address printed: {:?}",
+        out.stdout
+    );
+}

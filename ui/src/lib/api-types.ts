@@ -47,7 +47,11 @@ export type Info = { version: string,
 /**
  * `desktop` or `browser`.
  */
-shell: string, db_path: string, };
+shell: string, db_path: string, 
+/**
+ * Workspaces given at start that could not be opened, one sentence each.
+ */
+problems: Array<string>, };
 
 /**
  * An open workspace: what the user added, and what the index knows of it.

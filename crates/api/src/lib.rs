@@ -14,7 +14,9 @@ mod workspaces;
 pub use events::Subscription;
 pub use types::*;
 
-use harnessgym_index::{Filter, GroupBy, Index, IndexError, WatchEvent, WatchOptions, Watcher};
+use harnessgym_index::{
+    Filter, GroupBy, Index, IndexError, WatchEvent, WatchOptions, Watcher, WorkspaceRow,
+};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -217,8 +219,18 @@ impl Api {
                     .retain(|h| workspaces::is_open(&open, Path::new(&h.workspace)));
                 json(res)
             }
-            Request::Errors(scope) => json(self.index.lock().unwrap().errors(&filter(scope))?),
-            Request::Calls(scope) => json(self.index.lock().unwrap().calls(&filter(scope))?),
+            Request::Errors(scope) => {
+                let open = self.workspaces.lock().unwrap().paths();
+                let mut rows = self.index.lock().unwrap().errors(&filter(scope))?;
+                rows.retain(|e| workspaces::is_open(&open, Path::new(&e.workspace)));
+                json(rows)
+            }
+            Request::Calls(scope) => {
+                let open = self.workspaces.lock().unwrap().paths();
+                let mut rows = self.index.lock().unwrap().calls(&filter(scope))?;
+                rows.retain(|c| workspaces::is_open(&open, Path::new(&c.workspace)));
+                json(rows)
+            }
             Request::CallStats { group_by, scope } => {
                 let g = match group_by.as_str() {
                     "tool" => GroupBy::Tool,
@@ -246,11 +258,26 @@ impl Api {
             .paths()
             .into_iter()
             .map(|p| {
-                let key = p.to_string_lossy();
+                // A directory holding workspaces is indexed as the workspaces inside it.
+                let inside: Vec<&WorkspaceRow> = rows
+                    .iter()
+                    .filter(|r| Path::new(&r.path).starts_with(&p))
+                    .collect();
+                let indexed = match inside.as_slice() {
+                    [] => None,
+                    [one] if Path::new(&one.path) == p => Some((*one).clone()),
+                    many => Some(WorkspaceRow {
+                        path: p.to_string_lossy().into_owned(),
+                        kind: "directory".into(),
+                        present: many.iter().any(|r| r.present),
+                        indexed_at: many.iter().filter_map(|r| r.indexed_at.clone()).max(),
+                        run_count: many.iter().map(|r| r.run_count).sum(),
+                    }),
+                };
                 WorkspaceInfo {
                     exists: p.is_dir(),
-                    indexed: rows.iter().find(|r| r.path == key).cloned(),
-                    path: key.into_owned(),
+                    indexed,
+                    path: p.to_string_lossy().into_owned(),
                 }
             })
             .collect())

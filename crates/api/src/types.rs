@@ -102,7 +102,8 @@ pub struct WorkspaceInfo {
     pub path: String,
     /// False when the directory is gone.
     pub exists: bool,
-    /// Null until the first index pass over it finished.
+    /// Null until the first index pass over it finished. For a directory holding workspaces,
+    /// their sum (`kind` = `directory`).
     pub indexed: Option<WorkspaceRow>,
 }
 

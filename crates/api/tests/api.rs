@@ -416,3 +416,21 @@ fn workspaces_that_cannot_be_opened_are_problems_not_failures() {
         1
     );
 }
+
+#[test]
+fn a_directory_holding_workspaces_is_one_open_entry_with_their_sum() {
+    let tmp = tempfile::tempdir().unwrap();
+    let holder = tmp.path().join("many");
+    workspace(&holder, "a");
+    workspace(&holder, "b");
+    let api = open(tmp.path(), vec![holder.clone()], None);
+    let list = call(&api, Request::Workspaces).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["indexed"]["kind"], "directory", "{list}");
+    assert_eq!(list[0]["indexed"]["run_count"], 2, "{list}");
+    let runs = call(&api, Request::Runs(RunsQuery::default())).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 2);
+    // Errors of both workspaces (each has a damaged result.json), none of closed ones.
+    let errors = call(&api, Request::Errors(Default::default())).unwrap();
+    assert_eq!(errors.as_array().unwrap().len(), 2, "{errors}");
+}

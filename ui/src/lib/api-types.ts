@@ -62,7 +62,8 @@ export type WorkspaceInfo = { path: string,
  */
 exists: boolean, 
 /**
- * Null until the first index pass over it finished.
+ * Null until the first index pass over it finished. For a directory holding workspaces,
+ * their sum (`kind` = `directory`).
  */
 indexed: WorkspaceRow | null, };
 

@@ -29,7 +29,15 @@ struct LineIndex {
     last_line_start: u64,
     /// `marks[k]` = byte offset where line `k * STRIDE` starts.
     marks: Vec<u64>,
+    /// The first and the last (up to `scanned`) [`PROBE`] bytes scanned: a file that was
+    /// rewritten rather than appended to (it may have grown past the old size in between) no
+    /// longer has them, and its index starts over.
+    head: Vec<u8>,
+    tail: Vec<u8>,
 }
+
+/// Bytes compared at each end of the scanned part before an index is reused.
+const PROBE: u64 = 64;
 
 impl LineIndex {
     fn new() -> LineIndex {
@@ -39,7 +47,32 @@ impl LineIndex {
             newlines: 0,
             last_line_start: 0,
             marks: vec![0],
+            head: Vec::new(),
+            tail: Vec::new(),
         }
+    }
+
+    /// The bytes at `[at, at + len)` of `file`.
+    fn bytes_at(file: &mut File, at: u64, len: u64) -> std::io::Result<Vec<u8>> {
+        file.seek(SeekFrom::Start(at))?;
+        let mut out = Vec::with_capacity(len as usize);
+        file.take(len).read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    /// Remembers the ends of the scanned part (after a scan).
+    fn remember_ends(&mut self, file: &mut File) -> std::io::Result<()> {
+        let len = self.scanned.min(PROBE);
+        self.head = Self::bytes_at(file, 0, len)?;
+        self.tail = Self::bytes_at(file, self.scanned - len, len)?;
+        Ok(())
+    }
+
+    /// Whether `file` still starts and (up to `scanned`) ends with the bytes scanned.
+    fn still_prefix_of(&self, file: &mut File) -> std::io::Result<bool> {
+        let len = self.scanned.min(PROBE);
+        Ok(Self::bytes_at(file, 0, len)? == self.head
+            && Self::bytes_at(file, self.scanned - len, len)? == self.tail)
     }
 
     /// Scans `file` from where the last scan stopped up to `size`.
@@ -95,11 +128,17 @@ impl TextCache {
 
         let mut idx = self.files.lock().unwrap().remove(&key);
         let mut li = match idx.take() {
-            // Append-only files (outputs, logs) grow: keep what was scanned.
-            Some(li) if li.scanned <= size && (li.mtime == mtime || li.scanned < size) => li,
+            Some(li) if li.scanned == size && li.mtime == mtime => li,
+            // Append-only files (outputs, logs) grow: keep what was scanned, unless the file
+            // was rewritten meanwhile (its scanned bytes are no longer the same). A rewrite to
+            // the same size shows in the modification time.
+            Some(li) if li.scanned < size && li.still_prefix_of(&mut file)? => li,
             _ => LineIndex::new(),
         };
-        li.extend(&mut file, size)?;
+        if li.scanned != size || li.head.is_empty() {
+            li.extend(&mut file, size)?;
+            li.remember_ends(&mut file)?;
+        }
         li.mtime = mtime;
         let total_lines = li.total_lines();
         let start_line = start_line.min(total_lines);

@@ -434,3 +434,36 @@ fn a_directory_holding_workspaces_is_one_open_entry_with_their_sum() {
     let errors = call(&api, Request::Errors(Default::default())).unwrap();
     assert_eq!(errors.as_array().unwrap().len(), 2, "{errors}");
 }
+
+#[test]
+fn a_file_rewritten_longer_between_reads_is_indexed_afresh() {
+    // A log rotated or a phase re-run: the file is truncated and rewritten past its old size
+    // between two reads. Reusing the old line index as if the file had been appended to would
+    // count lines that are not there and start windows mid-line.
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace(tmp.path(), "ws");
+    let api = open(tmp.path(), vec![ws.clone()], None);
+    let path = ws.join(".harnessgym/runs/run-1/iterations/1/attempt.stdout.txt");
+    write(&path, "a\n".repeat(3000));
+    assert_eq!(read(&api, &path, 0, 10)["total_lines"], 3000);
+    let long: Vec<String> = (0..10)
+        .map(|i| format!("{i}:{}", "x".repeat(998)))
+        .collect();
+    write(&path, long.join("\n") + "\n");
+    assert!(std::fs::metadata(&path).unwrap().len() > 6000);
+    let w = read(&api, &path, 0, 20);
+    assert_eq!(w["total_lines"], 10);
+    assert_eq!(w["lines"], json!(long));
+    let w = read(&api, &path, 9, 5);
+    assert_eq!(w["lines"][0].as_str().unwrap(), long[9]);
+    // Appends after that still reuse (and extend) the index.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    writeln!(f, "eleven").unwrap();
+    drop(f);
+    let w = read(&api, &path, 10, 5);
+    assert_eq!(w["total_lines"], 11);
+    assert_eq!(w["lines"], json!(["eleven"]));
+}

@@ -13,16 +13,13 @@ pub(crate) struct Hub {
 impl Hub {
     pub(crate) fn subscribe(&self) -> Subscription {
         let (tx, rx) = channel();
-        self.subscribers.lock().unwrap().push(tx);
+        crate::lock(&self.subscribers).push(tx);
         Subscription { rx }
     }
 
     /// Sends to every live subscriber; the ones that went away are dropped.
     pub(crate) fn send(&self, ev: ApiEvent) {
-        self.subscribers
-            .lock()
-            .unwrap()
-            .retain(|tx| tx.send(ev.clone()).is_ok());
+        crate::lock(&self.subscribers).retain(|tx| tx.send(ev.clone()).is_ok());
     }
 }
 

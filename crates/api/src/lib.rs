@@ -159,16 +159,13 @@ impl Api {
             Request::AddWorkspace { path } => {
                 let p = workspaces::normalize(Path::new(&path))?;
                 // Not a workspace or compare directory: say so instead of watching nothing.
-                self.index
-                    .lock()
-                    .unwrap()
-                    .targets_for(std::slice::from_ref(&p))?;
-                self.workspaces.lock().unwrap().add(p);
+                lock(&self.index).targets_for(std::slice::from_ref(&p))?;
+                lock(&self.workspaces).add(p);
                 self.workspaces_changed()?;
                 json(self.workspaces()?)
             }
             Request::RemoveWorkspace { path } => {
-                let removed = self.workspaces.lock().unwrap().remove(Path::new(&path));
+                let removed = lock(&self.workspaces).remove(Path::new(&path));
                 if !removed {
                     return Err(ApiError::NotFound(format!("{path} is not open")));
                 }
@@ -182,8 +179,8 @@ impl Api {
                     limit: Some(q.limit.unwrap_or(100_000) as usize),
                     ..Filter::default()
                 };
-                let open = self.workspaces.lock().unwrap().paths();
-                let mut runs = self.index.lock().unwrap().runs(&filter)?;
+                let open = lock(&self.workspaces).paths();
+                let mut runs = lock(&self.index).runs(&filter)?;
                 runs.retain(|r| workspaces::is_open(&open, Path::new(&r.workspace)));
                 json(runs)
             }
@@ -213,21 +210,21 @@ impl Api {
                     limit: Some(limit.unwrap_or(200) as usize),
                     ..Filter::default()
                 };
-                let open = self.workspaces.lock().unwrap().paths();
-                let mut res = self.index.lock().unwrap().search(&query, &filter)?;
+                let open = lock(&self.workspaces).paths();
+                let mut res = lock(&self.index).search(&query, &filter)?;
                 res.hits
                     .retain(|h| workspaces::is_open(&open, Path::new(&h.workspace)));
                 json(res)
             }
             Request::Errors(scope) => {
-                let open = self.workspaces.lock().unwrap().paths();
-                let mut rows = self.index.lock().unwrap().errors(&filter(scope))?;
+                let open = lock(&self.workspaces).paths();
+                let mut rows = lock(&self.index).errors(&filter(scope))?;
                 rows.retain(|e| workspaces::is_open(&open, Path::new(&e.workspace)));
                 json(rows)
             }
             Request::Calls(scope) => {
-                let open = self.workspaces.lock().unwrap().paths();
-                let mut rows = self.index.lock().unwrap().calls(&filter(scope))?;
+                let open = lock(&self.workspaces).paths();
+                let mut rows = lock(&self.index).calls(&filter(scope))?;
                 rows.retain(|c| workspaces::is_open(&open, Path::new(&c.workspace)));
                 json(rows)
             }
@@ -241,19 +238,14 @@ impl Api {
                         )))
                     }
                 };
-                json(
-                    self.index
-                        .lock()
-                        .unwrap()
-                        .call_stats(&filter(scope.unwrap_or_default()), g)?,
-                )
+                json(lock(&self.index).call_stats(&filter(scope.unwrap_or_default()), g)?)
             }
         }
     }
 
     fn workspaces(&self) -> Result<Vec<WorkspaceInfo>, ApiError> {
-        let rows = self.index.lock().unwrap().workspaces()?;
-        let ws = self.workspaces.lock().unwrap();
+        let rows = lock(&self.index).workspaces()?;
+        let ws = lock(&self.workspaces);
         Ok(ws
             .paths()
             .into_iter()
@@ -284,7 +276,7 @@ impl Api {
     }
 
     fn workspaces_changed(&self) -> Result<(), ApiError> {
-        self.workspaces.lock().unwrap().save()?;
+        lock(&self.workspaces).save()?;
         self.restart_watcher()?;
         self.events.send(ApiEvent::Workspaces);
         Ok(())
@@ -292,11 +284,11 @@ impl Api {
 
     /// (Re)starts the watcher over the open workspaces that exist; its first pass indexes them.
     fn restart_watcher(&self) -> Result<(), ApiError> {
-        let mut slot = self.watcher.lock().unwrap();
+        let mut slot = lock(&self.watcher);
         if let Some(old) = slot.take() {
             let _ = old.stop();
         }
-        let paths = self.workspaces.lock().unwrap().present();
+        let paths = lock(&self.workspaces).present();
         if paths.is_empty() {
             return Ok(());
         }
@@ -325,7 +317,7 @@ impl Api {
             ..Filter::default()
         };
         let (run, iterations, errors) = {
-            let index = self.index.lock().unwrap();
+            let index = lock(&self.index);
             let run = index
                 .runs(&f)?
                 .into_iter()
@@ -363,7 +355,7 @@ impl Api {
             ..Filter::default()
         };
         let (row, errors) = {
-            let index = self.index.lock().unwrap();
+            let index = lock(&self.index);
             let row = index
                 .iterations(&f)?
                 .into_iter()
@@ -405,7 +397,7 @@ impl Api {
                 "{path} is not an absolute path"
             )));
         }
-        let open = self.workspaces.lock().unwrap().paths();
+        let open = lock(&self.workspaces).paths();
         let forbidden = || ApiError::Forbidden(format!("{path} is outside the open workspaces"));
         // Checked before touching the file (so nothing outside is even probed), and again after
         // resolving symlinks.
@@ -425,6 +417,12 @@ impl Api {
             Err(forbidden())
         }
     }
+}
+
+/// Locks `m`, also after a panic elsewhere poisoned it: the data behind every lock here stays
+/// consistent (a connection, a list, a cache), and one failed request must not fail all later ones.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn filter(s: Scope) -> Filter {

@@ -126,7 +126,7 @@ impl TextCache {
         let mtime = meta.modified().ok();
         let key = path.to_string_lossy().into_owned();
 
-        let mut idx = self.files.lock().unwrap().remove(&key);
+        let mut idx = crate::lock(&self.files).remove(&key);
         let mut li = match idx.take() {
             Some(li) if li.scanned == size && li.mtime == mtime => li,
             // Append-only files (outputs, logs) grow: keep what was scanned, unless the file
@@ -146,7 +146,7 @@ impl TextCache {
         let offset = li.marks[mark.min(li.marks.len() - 1)];
         let skip = start_line - (mark as u64) * STRIDE;
         {
-            let mut files = self.files.lock().unwrap();
+            let mut files = crate::lock(&self.files);
             if files.len() >= CACHED_FILES {
                 files.clear();
             }

@@ -7,7 +7,9 @@
 //! `"state": "interrupted"`; `--resume` finishes it).
 
 use crate::exit;
-use crate::run::{install_signal_handlers, make_runner, mcp_activator, RunnerChoiceError};
+use crate::run::{
+    checked_runner, install_signal_handlers, make_runner, mcp_activator, RunnerChoiceError,
+};
 use clap::Args;
 use harnessgym_core::cancel::CancelToken;
 use harnessgym_core::compare::report::{CompareReport, NumberSummary, Trial};
@@ -15,7 +17,6 @@ use harnessgym_core::compare::{
     self, CompareConfig, CompareEnding, CompareError, CompareEvents, CompareRequest, CompareValues,
     LocalExecutor, Start, TrialEnv, TrialKey,
 };
-use harnessgym_core::runner::preflight;
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -207,24 +208,8 @@ pub fn main(args: CompareArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return usage(&e.to_string()),
     };
-    match make_runner(&probe) {
-        Ok(_) => {}
-        Err(RunnerChoiceError::Usage(m)) => return usage(&m),
-        Err(RunnerChoiceError::Unavailable(m)) => {
-            eprintln!("harnessgym: error: {m}");
-            return ExitCode::from(exit::USAGE);
-        }
-    }
-    match preflight::check(&probe) {
-        Ok(report) => {
-            for w in report.warnings {
-                eprintln!("harnessgym: warning: {w}");
-            }
-        }
-        Err(message) => {
-            eprintln!("harnessgym: error: {message}");
-            return ExitCode::from(exit::ERROR);
-        }
+    if let Err(code) = checked_runner(&probe) {
+        return code;
     }
 
     let cancel = CancelToken::new();

@@ -172,25 +172,10 @@ pub fn main(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(message) => return crate::usage_error(&message),
     };
-    let runner = match make_runner(&config) {
+    let runner = match checked_runner(&config) {
         Ok(runner) => runner,
-        Err(RunnerChoiceError::Usage(message)) => return crate::usage_error(&message),
-        Err(RunnerChoiceError::Unavailable(message)) => {
-            eprintln!("harnessgym: error: {message}");
-            return ExitCode::from(exit::USAGE);
-        }
+        Err(code) => return code,
     };
-    match preflight::check(&config) {
-        Ok(report) => {
-            for w in report.warnings {
-                eprintln!("harnessgym: warning: {w}");
-            }
-        }
-        Err(message) => {
-            eprintln!("harnessgym: error: {message}");
-            return ExitCode::from(exit::ERROR);
-        }
-    }
 
     let cancel = CancelToken::new();
     install_signal_handlers(
@@ -227,6 +212,31 @@ pub(crate) enum RunnerChoiceError {
 }
 
 /// The runner a configuration asks for (shared with `compare`, which makes one per trial).
+/// The runner `config` asks for, after its preflight (warnings printed). On a problem the one
+/// line is printed and the exit code to end with is returned (`run` and `compare` alike).
+pub(crate) fn checked_runner(config: &RunConfig) -> Result<Box<dyn Runner>, ExitCode> {
+    let runner = match make_runner(config) {
+        Ok(runner) => runner,
+        Err(RunnerChoiceError::Usage(message)) => return Err(crate::usage_error(&message)),
+        Err(RunnerChoiceError::Unavailable(message)) => {
+            eprintln!("harnessgym: error: {message}");
+            return Err(ExitCode::from(exit::USAGE));
+        }
+    };
+    match preflight::check(config) {
+        Ok(report) => {
+            for w in report.warnings {
+                eprintln!("harnessgym: warning: {w}");
+            }
+            Ok(runner)
+        }
+        Err(message) => {
+            eprintln!("harnessgym: error: {message}");
+            Err(ExitCode::from(exit::ERROR))
+        }
+    }
+}
+
 pub(crate) fn make_runner(config: &RunConfig) -> Result<Box<dyn Runner>, RunnerChoiceError> {
     Ok(match config.runner.as_str() {
         "fake" => {

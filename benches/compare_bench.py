@@ -26,62 +26,14 @@ import platform
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OURS = os.path.join(ROOT, "target", "release", "harnessgym")
-BENCH_DIR = os.path.join(ROOT, "target", "bench")
-VENV = os.path.join(BENCH_DIR, "pyref")
-REF = os.path.join(VENV, "bin", "harnessgym")
-REF_PY = os.path.join(VENV, "bin", "python3")
-REF_VERSION = "0.1.1"
+from benchlib import BENCH_DIR, OURS, REF, build_ours, die, ensure_reference, log
+
 POST = 'echo \'{"status": "passed", "score": 1}\''
 TRIALS = 8
 AGENT_MS = 200  # the "agent takes time" scenario (ours only: the reference's fake cannot wait)
-
-
-def die(msg):
-    print(f"\nBENCHMARK FAILED: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def build_ours(skip):
-    if skip and os.access(OURS, os.X_OK):
-        log(f"ours: reusing {OURS}")
-        return
-    log("building: cargo build --release -p harnessgym")
-    r = subprocess.run(["cargo", "build", "--release", "-p", "harnessgym"], cwd=ROOT)
-    if r.returncode != 0 or not os.access(OURS, os.X_OK):
-        die(f"cargo build --release -p harnessgym failed (exit {r.returncode})")
-
-
-def ensure_reference():
-    def installed_version():
-        if not os.access(REF, os.X_OK):
-            return None
-        r = subprocess.run(
-            [REF_PY, "-c", "import importlib.metadata as m; print(m.version('harnessgym'))"],
-            capture_output=True, text=True)
-        return r.stdout.strip() if r.returncode == 0 else None
-
-    if installed_version() == REF_VERSION:
-        log(f"reference: reusing {VENV} (harnessgym {REF_VERSION})")
-        return
-    log(f"reference: creating venv {VENV} and installing harnessgym=={REF_VERSION}")
-    os.makedirs(BENCH_DIR, exist_ok=True)
-    if not os.access(REF_PY, os.X_OK):
-        if subprocess.run([sys.executable, "-m", "venv", VENV]).returncode != 0:
-            die("python3 -m venv failed")
-    r = subprocess.run([REF_PY, "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", f"harnessgym=={REF_VERSION}"])
-    if r.returncode != 0 or installed_version() != REF_VERSION:
-        die(f"pip install harnessgym=={REF_VERSION} failed")
 
 
 def make_template(path, files):
@@ -172,11 +124,11 @@ def main():
     global OURS
     if args.ours:
         OURS = os.path.abspath(args.ours)
-        args.no_build = True
     reps = 3 if args.quick else args.reps
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    build_ours(args.no_build)
+    if not args.ours:
+        build_ours(args.no_build)
     ensure_reference()
     results = {}
     with tempfile.TemporaryDirectory(prefix="hg-compare-bench-") as work:

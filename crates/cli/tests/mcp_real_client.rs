@@ -4,12 +4,10 @@
 //! (clients spec §4.5), so without the proxy the server would be unusable; with it, the call
 //! succeeds and its telemetry line carries the run, iteration and phase.
 
-use harnessgym_testkit::clients::{self, Clients};
+use harnessgym_testkit::clients::{self, run_client, Clients};
 use harnessgym_testkit::mock::MockServer;
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(90);
@@ -37,6 +35,7 @@ fn process_gone(pid: u32) -> bool {
 
 /// Runs `program` with exactly `env`, the prompt on stdin, and a wall-clock limit; returns
 /// (exit code, stdout, stderr).
+/// (exit code, stdout, stderr) of a client run with the prompt on stdin.
 fn run(
     program: &Path,
     args: &[String],
@@ -44,51 +43,9 @@ fn run(
     cwd: &Path,
     prompt: &str,
 ) -> (Option<i32>, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let out_path = dir.path().join("stdout");
-    let err_path = dir.path().join("stderr");
-    let started = Instant::now();
-    let mut child = Command::new(program)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
-        .stdin(Stdio::piped())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(prompt.as_bytes())
-        .unwrap();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        if started.elapsed() > RUN_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{} timed out; stderr:\n{}",
-                program.display(),
-                std::fs::read_to_string(&err_path).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    eprintln!(
-        "{}: {:.2}s",
-        program.display(),
-        started.elapsed().as_secs_f64()
-    );
-    (
-        code,
-        std::fs::read_to_string(&out_path).unwrap_or_default(),
-        std::fs::read_to_string(&err_path).unwrap_or_default(),
-    )
+    let r = run_client(program, args, env, cwd, prompt, RUN_TIMEOUT);
+    eprintln!("{}: {:.2}s", program.display(), r.elapsed.as_secs_f64());
+    (r.code, r.stdout, r.stderr)
 }
 
 fn script() -> Value {

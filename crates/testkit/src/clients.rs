@@ -183,3 +183,80 @@ pub fn ensure_installed_in(dir: &Path) -> Result<Clients, String> {
         )
     })
 }
+
+/// What one run of a client printed, and how it ended.
+pub struct ClientRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: std::time::Duration,
+}
+
+impl ClientRun {
+    /// The stdout lines that are JSON objects.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .collect()
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "exit {:?} after {:.1}s\n--- stdout\n{}\n--- stderr\n{}",
+            self.code,
+            self.elapsed.as_secs_f64(),
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// Runs a client: `program args` in `cwd` with exactly `env`, `stdin` on its stdin (then EOF),
+/// output to files; panics, with what it printed, when it runs longer than `limit`.
+pub fn run_client(
+    program: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    cwd: &Path,
+    stdin: &str,
+    limit: std::time::Duration,
+) -> ClientRun {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("stdout");
+    let err_path = dir.path().join("stderr");
+    let started = std::time::Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    {
+        let mut sin = child.stdin.take().unwrap();
+        sin.write_all(stdin.as_bytes()).unwrap();
+    } // stdin closed: EOF
+    let read = |code| ClientRun {
+        code,
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+        elapsed: started.elapsed(),
+    };
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{} timed out: {}", program.display(), read(None).describe());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    read(code)
+}

@@ -2,88 +2,24 @@
 //! `hg-mock-model`: scripted shell and MCP steps, a resumed session that sees the earlier
 //! history, and a 401 from the model server.
 
-use harnessgym_testkit::clients::{self, Clients};
+use harnessgym_testkit::clients::{self, run_client, ClientRun, Clients};
 use harnessgym_testkit::mock::MockServer;
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Each client run is killed after this long (the runs take 0.3–7 s here).
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    /// The stdout lines that are JSON objects.
-    fn events(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .collect()
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "exit {:?} after {:.1}s\n--- stdout\n{}\n--- stderr\n{}",
-            self.code,
-            self.elapsed.as_secs_f64(),
-            self.stdout,
-            self.stderr
-        )
-    }
-}
-
-/// Runs `program args` in `cwd` with exactly `env`, the prompt on stdin (then EOF), and a
-/// wall-clock limit.
-fn run(program: &Path, args: &[String], env: &[(String, String)], cwd: &Path, stdin: &str) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let out_path = dir.path().join("stdout");
-    let err_path = dir.path().join("stderr");
-    let started = Instant::now();
-    let mut child = Command::new(program)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
-        .stdin(Stdio::piped())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
-    {
-        let mut sin = child.stdin.take().unwrap();
-        sin.write_all(stdin.as_bytes()).unwrap();
-    } // stdin closed: EOF
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        if started.elapsed() > RUN_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            let r = Run {
-                code: None,
-                stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
-                stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
-                elapsed: started.elapsed(),
-            };
-            panic!("{} timed out: {}", program.display(), r.describe());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        code,
-        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
-        elapsed: started.elapsed(),
-    }
+/// A client run with the prompt on stdin and this file's limit.
+fn run(
+    program: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    cwd: &Path,
+    stdin: &str,
+) -> ClientRun {
+    run_client(program, args, env, cwd, stdin, RUN_TIMEOUT)
 }
 
 /// A scratch directory under `CARGO_TARGET_TMPDIR` (not under /tmp, for `CODEX_HOME`).
@@ -215,7 +151,7 @@ fn claude_args_with_mcp_delay(
     a
 }
 
-fn claude_result(r: &Run) -> Value {
+fn claude_result(r: &ClientRun) -> Value {
     r.events()
         .into_iter()
         .find(|e| e["type"] == "result")
@@ -354,13 +290,13 @@ fn codex_exec_args(
     (a, env)
 }
 
-fn codex_thread_id(r: &Run) -> String {
+fn codex_thread_id(r: &ClientRun) -> String {
     let events = r.events();
     assert_eq!(events[0]["type"], "thread.started", "{}", r.describe());
     events[0]["thread_id"].as_str().unwrap().to_string()
 }
 
-fn codex_final_message(r: &Run) -> String {
+fn codex_final_message(r: &ClientRun) -> String {
     r.events()
         .iter()
         .rfind(|e| e["type"] == "item.completed" && e["item"]["type"] == "agent_message")

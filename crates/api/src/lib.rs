@@ -15,12 +15,12 @@ pub use events::Subscription;
 pub use types::*;
 
 use harnessgym_index::{
-    Filter, GroupBy, Index, IndexError, WatchEvent, WatchOptions, Watcher, WorkspaceRow,
+    Filter, GroupBy, Index, IndexError, Progress, WatchEvent, WatchOptions, Watcher, WorkspaceRow,
 };
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// What went wrong, in one sentence; `kind` tells the UI how to show it.
 #[derive(Debug, thiserror::Error)]
@@ -90,14 +90,16 @@ pub struct Api {
     watcher: Mutex<Option<Watcher>>,
     events: events::Hub,
     text: text::TextCache,
+    /// The running full pass's progress (see [`Info::indexing`]).
+    indexing: Arc<Mutex<Option<Progress>>>,
 }
 
 impl Api {
-    /// Opens the index, indexes the open workspaces it has never seen (so the first request
-    /// has rows) and starts the watcher, whose first pass brings the others up to date while
-    /// their last indexed rows are already served.
+    /// Opens the index and starts the watcher, whose first pass indexes the open workspaces on
+    /// its thread: requests are answered at once, from what is indexed so far, while
+    /// [`Info::indexing`] and [`ApiEvent::Progress`] say how far the pass has got.
     pub fn open(options: ApiOptions) -> Result<Api, ApiError> {
-        let mut index = Index::open(&options.db)?;
+        let index = Index::open(&options.db)?;
         let mut ws = workspaces::Workspaces::load(options.state_file.as_deref());
         // A workspace that cannot be opened is a problem to show, not a reason to fail: the
         // desktop app still opens (and says so), `view` refuses to start on it.
@@ -113,15 +115,6 @@ impl Api {
             }
         }
         ws.save()?;
-        let known: Vec<String> = index.workspaces()?.into_iter().map(|w| w.path).collect();
-        let unseen: Vec<PathBuf> = ws
-            .present()
-            .into_iter()
-            .filter(|p| !known.iter().any(|k| Path::new(k) == p))
-            .collect();
-        if !unseen.is_empty() {
-            index.index_paths(&unseen, &mut |_| {})?;
-        }
         let api = Api {
             options,
             problems,
@@ -130,6 +123,7 @@ impl Api {
             watcher: Mutex::new(None),
             events: events::Hub::default(),
             text: text::TextCache::default(),
+            indexing: Arc::default(),
         };
         api.restart_watcher()?;
         Ok(api)
@@ -154,6 +148,7 @@ impl Api {
                 shell: self.options.shell.clone(),
                 db_path: self.options.db.display().to_string(),
                 problems: self.problems.clone(),
+                indexing: *lock(&self.indexing),
             }),
             Request::Workspaces => json(self.workspaces()?),
             Request::AddWorkspace { path } => {
@@ -293,18 +288,33 @@ impl Api {
             return Ok(());
         }
         let hub = self.events.clone();
-        let w = Watcher::start(
+        let indexing = self.indexing.clone();
+        // Set before the first request can ask: the pass starts now.
+        *lock(&indexing) = Some(Progress {
+            targets_total: paths.len() as u64,
+            ..Progress::default()
+        });
+        let started = Watcher::start(
             &self.options.db,
             &paths,
             self.options.watch.clone(),
             move |ev| {
-                hub.send(match ev {
-                    WatchEvent::Indexed(report) => ApiEvent::Indexed { report },
-                    WatchEvent::Change(change) => ApiEvent::Change { change },
-                    WatchEvent::Error(message) => ApiEvent::Error { message },
-                })
+                let (state, ev) = match ev {
+                    WatchEvent::Progress(progress) => {
+                        (Some(Some(progress)), ApiEvent::Progress { progress })
+                    }
+                    WatchEvent::Indexed(report) => (Some(None), ApiEvent::Indexed { report }),
+                    WatchEvent::PassFailed(message) => (Some(None), ApiEvent::Error { message }),
+                    WatchEvent::Change(change) => (None, ApiEvent::Change { change }),
+                    WatchEvent::Error(message) => (None, ApiEvent::Error { message }),
+                };
+                if let Some(state) = state {
+                    *lock(&indexing) = state;
+                }
+                hub.send(ev)
             },
-        )?;
+        );
+        let w = started.inspect_err(|_| *lock(&self.indexing) = None)?;
         *slot = Some(w);
         Ok(())
     }

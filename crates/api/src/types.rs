@@ -1,7 +1,9 @@
 //! Requests, responses and events of the API. The UI's TypeScript types are generated from these
 //! (see `tests/typescript.rs`); change them here only.
 
-use harnessgym_index::{ChangeEvent, ErrorRow, IndexReport, IterationRow, RunRow, WorkspaceRow};
+use harnessgym_index::{
+    ChangeEvent, ErrorRow, IndexReport, IterationRow, Progress, RunRow, WorkspaceRow,
+};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -94,6 +96,9 @@ pub struct Info {
     pub db_path: String,
     /// Workspaces given at start that could not be opened, one sentence each.
     pub problems: Vec<String>,
+    /// How far the running full index pass has got (the first one after start or after the
+    /// open workspaces changed, or a rescan); null when none runs.
+    pub indexing: Option<Progress>,
 }
 
 /// An open workspace: what the user added, and what the index knows of it.
@@ -170,6 +175,9 @@ pub struct TextWindow {
 pub enum ApiEvent {
     /// Something in the index changed.
     Change { change: ChangeEvent },
+    /// How far a full index pass has got, about every 200 ms while it runs; rows appear as it
+    /// goes (runs and iterations of a workspace before its text and telemetry).
+    Progress { progress: Progress },
     /// An index pass finished.
     Indexed { report: IndexReport },
     /// The set of open workspaces changed.

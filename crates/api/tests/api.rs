@@ -47,7 +47,26 @@ fn workspace(root: &Path, name: &str) -> PathBuf {
     ws
 }
 
+/// Opens the API and waits for its first index pass, as a client does: `info.indexing` turns
+/// null when the pass is over.
 fn open(root: &Path, workspaces: Vec<PathBuf>, state: Option<PathBuf>) -> Api {
+    let api = open_now(root, workspaces, state);
+    wait_indexed(&api);
+    api
+}
+
+fn wait_indexed(api: &Api) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !call(api, Request::Info).unwrap()["indexing"].is_null() {
+        assert!(
+            Instant::now() < deadline,
+            "the first index pass never ended"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn open_now(root: &Path, workspaces: Vec<PathBuf>, state: Option<PathBuf>) -> Api {
     Api::open(ApiOptions {
         db: root.join("index.sqlite3"),
         state_file: state,
@@ -466,4 +485,51 @@ fn a_file_rewritten_longer_between_reads_is_indexed_afresh() {
     let w = read(&api, &path, 10, 5);
     assert_eq!(w["total_lines"], 11);
     assert_eq!(w["lines"], json!(["eleven"]));
+}
+
+#[test]
+fn requests_are_answered_while_the_first_index_pass_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("big");
+    let text = "the agent printed a line about the kernel\n".repeat(500);
+    for r in 0..300 {
+        let run = ws.join(format!(".harnessgym/runs/run-{r:03}"));
+        write(
+            &run.join("run_config.json"),
+            json!({"run_id": format!("run-{r:03}"), "runner": "fake"}).to_string(),
+        );
+        let it = run.join("iterations/1");
+        write(
+            &it.join("result.json"),
+            json!({"iteration": 1, "status": "failed"}).to_string(),
+        );
+        write(&it.join("attempt.stdout.txt"), &text);
+    }
+    let api = open_now(tmp.path(), vec![ws.clone()], None);
+    let events = api.subscribe();
+
+    let info = call(&api, Request::Info).unwrap();
+    assert_eq!(info["indexing"]["targets_total"], 1, "{info}");
+    let during = call(&api, Request::Runs(RunsQuery::default())).unwrap();
+    assert!(during.as_array().unwrap().len() <= 300);
+
+    let mut fractions = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "no indexed event");
+        match events.next(Duration::from_millis(100)).unwrap() {
+            Some(ApiEvent::Progress { progress }) => fractions.push(progress.fraction),
+            Some(ApiEvent::Indexed { report }) => {
+                assert_eq!(report.runs, 300);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(!fractions.is_empty(), "no progress event");
+    assert!(fractions.windows(2).all(|w| w[0] <= w[1]), "{fractions:?}");
+    assert!(fractions.iter().all(|f| (0.0..=1.0).contains(f)));
+    assert!(call(&api, Request::Info).unwrap()["indexing"].is_null());
+    let runs = call(&api, Request::Runs(RunsQuery::default())).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 300);
 }

@@ -217,15 +217,12 @@ impl Bar {
         if p.files_total == 0 {
             return;
         }
-        let frac = if p.bytes_total > 0 {
-            p.bytes_done as f64 / p.bytes_total as f64
-        } else {
-            p.files_done as f64 / p.files_total as f64
-        }
-        .clamp(0.0, 1.0);
+        let frac = p.fraction.clamp(0.0, 1.0);
         let text = format!(
-            "{:3.0}% · {}/{} files · {} / {} · {:.1}s",
+            "{:3.0}% · {}/{} workspaces · {}/{} files · {} / {} · {:.1}s",
             frac * 100.0,
+            p.targets_done,
+            p.targets_total,
             p.files_done,
             p.files_total,
             mb(p.bytes_done),
@@ -343,7 +340,17 @@ pub fn watch_main(args: WatchArgs) -> ExitCode {
         let _ = signal_hook::flag::register(sig, stop.clone());
     }
     let json = args.json;
+    // Long passes (the first one, rescans) draw the same progress as `index`, on stderr.
+    let mut bar = Bar::new();
     let sink = move |ev: WatchEvent| {
+        match &ev {
+            WatchEvent::Progress(p) => return bar.update(*p),
+            WatchEvent::Indexed(_) | WatchEvent::PassFailed(_) => {
+                bar.finish();
+                bar = Bar::new();
+            }
+            _ => {}
+        }
         let mut out = std::io::stdout().lock();
         let time = chrono_now();
         let _ = match (&ev, json) {
@@ -357,7 +364,7 @@ pub fn watch_main(args: WatchArgs) -> ExitCode {
                 "{}",
                 serde_json::json!({"event": "indexed", "at": time, "report": r})
             ),
-            (WatchEvent::Error(m), true) => writeln!(
+            (WatchEvent::Error(m) | WatchEvent::PassFailed(m), true) => writeln!(
                 out,
                 "{}",
                 serde_json::json!({"event": "error", "at": time, "message": m})
@@ -366,7 +373,10 @@ pub fn watch_main(args: WatchArgs) -> ExitCode {
             (WatchEvent::Indexed(r), false) => {
                 writeln!(out, "{time} {}", describe(r).replace('\n', "; "))
             }
-            (WatchEvent::Error(m), false) => writeln!(out, "{time} problem: {m}"),
+            (WatchEvent::Error(m) | WatchEvent::PassFailed(m), false) => {
+                writeln!(out, "{time} problem: {m}")
+            }
+            (WatchEvent::Progress(_), _) => Ok(()),
         };
         let _ = out.flush();
     };

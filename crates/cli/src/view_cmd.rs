@@ -67,7 +67,7 @@ fn serve(args: ViewArgs) -> anyhow::Result<()> {
         None => default_db_path()?,
     };
     eprintln!(
-        "indexing {} workspace(s) into {}",
+        "opening {} workspace(s) with the index {}; the page shows the first index pass's progress",
         args.paths.len(),
         db.display()
     );

@@ -39,6 +39,21 @@ fn start(ws: &std::path::Path, db: &std::path::Path) -> View {
         .trim_end_matches('/')
         .parse()
         .unwrap_or_else(|_| panic!("no address on stdout: {line:?}"));
+    // The server answers at once; the first index pass runs behind it, as `info` tells.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, info) = api(port, serde_json::json!({"cmd": "info"}));
+        assert_eq!(status, 200, "{info}");
+        assert!(info.get("indexing").is_some(), "{info}");
+        if info["indexing"].is_null() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first index pass never ended"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     View { child, port }
 }
 

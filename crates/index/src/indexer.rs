@@ -95,6 +95,8 @@ struct Pass<'a> {
     iter_pks: HashMap<(i64, i64), i64>,
     touched_runs: HashSet<(i64, String)>,
     prog: Progress,
+    /// `prog`'s bytes done and total when the current target started.
+    target_base: (u64, u64),
     text_bytes: u64,
     bulk: bool,
     /// The scanned run dirs of touched runs (for the empty-iteration and missing-summary checks).
@@ -168,12 +170,8 @@ impl Index {
             run_pks: HashMap::new(),
             iter_pks: HashMap::new(),
             touched_runs: HashSet::new(),
-            prog: Progress {
-                files_done: 0,
-                files_total: 0,
-                bytes_done: 0,
-                bytes_total: 0,
-            },
+            prog: Progress::default(),
+            target_base: (0, 0),
             text_bytes: 0,
             bulk: false,
             run_dirs: HashMap::new(),
@@ -216,6 +214,7 @@ impl Pass<'_> {
         work: &[(Target, Scope)],
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(), IndexError> {
+        self.prog.targets_total = work.len() as u64;
         for (target, scope) in work {
             // One target at a time: the file list of one workspace is in memory, not all of them.
             let mut jobs: Vec<Job> = Vec::new();
@@ -270,7 +269,23 @@ impl Pass<'_> {
                 &mut jobs,
                 &mut job_ws,
             )?;
-            self.process(jobs, job_ws, progress)?;
+            self.target_base = (self.prog.bytes_done, self.prog.bytes_total);
+            self.prog.files_total += jobs.len() as u64;
+            self.prog.bytes_total += jobs.iter().map(|j| j.found.size).sum::<u64>();
+            // The JSON files first: runs and iterations are complete and visible (committed)
+            // before the bulk of text and telemetry is read.
+            let (meta, rest) = split_jobs(jobs, job_ws, |j| j.found.kind.is_json());
+            let has_meta = !meta.0.is_empty();
+            self.process(meta.0, meta.1, progress)?;
+            if has_meta && !rest.0.is_empty() {
+                self.rollup()?;
+                self.conn().execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+            }
+            self.process(rest.0, rest.1, progress)?;
+            self.rollup()?;
+            self.prog.targets_done += 1;
+            self.target_base = (self.prog.bytes_done, self.prog.bytes_total);
+            progress(self.stamp(self.prog));
         }
         if self.bulk {
             self.conn().execute(
@@ -278,8 +293,22 @@ impl Pass<'_> {
                 [],
             )?;
         }
-        self.rollup()?;
         Ok(())
+    }
+
+    /// `p` with the pass's target counts and its overall fraction filled in.
+    fn stamp(&self, mut p: Progress) -> Progress {
+        let (base_done, base_total) = self.target_base;
+        let current = match p.bytes_total.saturating_sub(base_total) {
+            0 => 0.0,
+            n => p.bytes_done.saturating_sub(base_done) as f64 / n as f64,
+        };
+        let done = p.targets_done.min(p.targets_total);
+        p.fraction = match p.targets_total {
+            0 => 1.0,
+            n => ((done as f64 + current.clamp(0.0, 1.0)) / n as f64).min(1.0),
+        };
+        p
     }
 
     fn ensure_workspace(&mut self, target: &Target) -> Result<i64, IndexError> {
@@ -730,9 +759,7 @@ impl Pass<'_> {
             self.bulk = true;
         }
         let mut prog = self.prog;
-        prog.files_total += jobs.len() as u64;
-        prog.bytes_total += jobs.iter().map(|j| j.found.size).sum::<u64>();
-        progress(prog);
+        progress(self.stamp(prog));
         let threads = self.idx.options.threads.max(1);
         let next = AtomicUsize::new(0);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Msg>>(2 * threads + 2);
@@ -767,7 +794,7 @@ impl Pass<'_> {
                 if done {
                     prog.files_done += 1;
                     if last_progress.elapsed() > Duration::from_millis(200) {
-                        progress(prog);
+                        progress(self.stamp(prog));
                         last_progress = Instant::now();
                     }
                     if last_commit.elapsed() > Duration::from_secs(2) {
@@ -785,7 +812,7 @@ impl Pass<'_> {
         });
         result?;
         self.prog = prog;
-        progress(prog);
+        progress(self.stamp(prog));
         Ok(())
     }
 
@@ -992,7 +1019,8 @@ impl Pass<'_> {
                         self.now
                     ])?;
                 self.report.bytes_read += bytes_read;
-                if jobs[job].found.kind.is_json() {
+                // Text is counted chunk by chunk as it is indexed; the rest when done.
+                if !matches!(jobs[job].found.kind, FileKind::PhaseText | FileKind::Text) {
                     prog.bytes_done += bytes_read;
                 }
                 self.file_event(&jobs[job], job_ws[job], state[job].calls);
@@ -1437,6 +1465,22 @@ impl Pass<'_> {
         }
         Ok(())
     }
+}
+
+/// Splits jobs (and their workspace ids) by `first`, keeping the order within each part.
+#[allow(clippy::type_complexity)]
+fn split_jobs(
+    jobs: Vec<Job>,
+    job_ws: Vec<i64>,
+    first: impl Fn(&Job) -> bool,
+) -> ((Vec<Job>, Vec<i64>), (Vec<Job>, Vec<i64>)) {
+    let (mut a, mut b) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+    for (j, w) in jobs.into_iter().zip(job_ws) {
+        let part = if first(&j) { &mut a } else { &mut b };
+        part.0.push(j);
+        part.1.push(w);
+    }
+    (a, b)
 }
 
 #[derive(Default)]

@@ -277,13 +277,20 @@ pub struct ChangeEvent {
     pub calls_added: Option<u64>,
 }
 
-/// Progress of a long index, for bars and logs.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, TS)]
+/// Progress of a long index, for bars and logs. A pass scans one target (workspace or compare
+/// directory) at a time, so the file and byte totals grow as targets are started; `fraction`
+/// is the estimate that does not go backwards.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, TS)]
 pub struct Progress {
+    /// Files and bytes of the targets started so far.
     pub files_done: u64,
     pub files_total: u64,
     pub bytes_done: u64,
     pub bytes_total: u64,
+    pub targets_done: u64,
+    pub targets_total: u64,
+    /// Of the whole pass, 0 to 1: finished targets plus the share of the current one's bytes.
+    pub fraction: f64,
 }
 
 /// Filters shared by the list queries. Empty means "no filter".

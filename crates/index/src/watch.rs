@@ -3,7 +3,7 @@
 //! workspace-level files) and re-indexed; the resulting change events go to a sink. Watches are
 //! re-armed when a workspace is deleted, moved or re-created, and an overflow rescans everything.
 
-use crate::model::{ChangeEvent, IndexReport};
+use crate::model::{ChangeEvent, IndexReport, Progress};
 use crate::scan::{self, Scope, Target};
 use crate::{Index, IndexError};
 use notify_debouncer_full::notify::{EventKind, RecursiveMode};
@@ -37,12 +37,16 @@ impl Default for WatchOptions {
 /// What the watcher reports.
 #[derive(Debug, Clone)]
 pub enum WatchEvent {
+    /// How far a full pass (the first one, a rescan) has got; about every 200 ms.
+    Progress(Progress),
     /// A pass finished (the first one indexes everything).
     Indexed(IndexReport),
     /// Something changed in the index.
     Change(ChangeEvent),
-    /// A problem that did not stop the watcher (a lost watch, a failed pass).
+    /// A problem that did not stop the watcher (a lost watch).
     Error(String),
+    /// A pass failed (the next change or rescan tries again).
+    PassFailed(String),
 }
 
 /// A running watcher; stop it with [`Watcher::stop`] (or by dropping it).
@@ -344,9 +348,14 @@ fn watch_loop(
 }
 
 fn run_pass(index: &mut Index, work: &[(Target, Scope)], sink: &mut Sink) {
-    match index.refresh(work, &mut |_| {}) {
+    let full = work.iter().all(|(_, s)| *s == Scope::Full);
+    let outcome = index.refresh(work, &mut |p| {
+        if full {
+            sink(WatchEvent::Progress(p))
+        }
+    });
+    match outcome {
         Ok(out) => {
-            let full = work.iter().all(|(_, s)| *s == Scope::Full);
             for e in out.events {
                 sink(WatchEvent::Change(e));
             }
@@ -354,7 +363,7 @@ fn run_pass(index: &mut Index, work: &[(Target, Scope)], sink: &mut Sink) {
                 sink(WatchEvent::Indexed(out.report));
             }
         }
-        Err(e) => sink(WatchEvent::Error(format!("indexing failed: {e}"))),
+        Err(e) => sink(WatchEvent::PassFailed(format!("indexing failed: {e}"))),
     }
 }
 

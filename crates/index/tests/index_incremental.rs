@@ -251,3 +251,52 @@ fn queries_filter_and_call_stats_aggregate() {
     assert_eq!(it.score, Some(10.0));
     assert!(idx.search("  ", &all()).is_err());
 }
+
+#[test]
+fn runs_are_committed_before_their_text_and_progress_only_moves_forward() {
+    let ws_a = Ws::new();
+    let ws_b = Ws::new();
+    for i in 0..6 {
+        ws_a.our_run(&format!("a{i}"), &["failed", "solved"], Some("finished"));
+        ws_b.our_run(&format!("b{i}"), &["failed"], None);
+    }
+    let (_d, db) = db();
+    let mut idx = harnessgym_index::Index::open(&db).unwrap();
+    let reader = harnessgym_index::Index::open(&db).unwrap();
+    let mut seen = Vec::new();
+    // What a second connection sees when runs first become visible, during the pass.
+    let mut first_visible = None;
+    idx.index_paths(&[ws_a.path(), ws_b.path()], &mut |p| {
+        if first_visible.is_none() {
+            let runs = reader.runs(&all()).unwrap();
+            if !runs.is_empty() {
+                let hits = reader.search("kernel_ops", &all()).unwrap().matching_chunks;
+                first_visible = Some((runs, hits, p));
+            }
+        }
+        seen.push(p);
+    })
+    .unwrap();
+
+    let (runs, hits, at) = first_visible.expect("runs visible before the pass ended");
+    assert_eq!(at.targets_done, 0, "still in the first workspace: {at:?}");
+    assert_eq!(
+        runs.len(),
+        6,
+        "the first workspace's runs, complete: {runs:?}"
+    );
+    assert!(runs
+        .iter()
+        .all(|r| r.iteration_count == 2 && r.run_id.starts_with('a')));
+    assert_eq!(hits, 0, "no text was read yet");
+
+    assert!(seen.iter().all(|p| p.targets_total == 2));
+    assert!(
+        seen.windows(2).all(|w| w[0].fraction <= w[1].fraction),
+        "{seen:?}"
+    );
+    let last = seen.last().unwrap();
+    assert_eq!((last.targets_done, last.fraction), (2, 1.0));
+    assert_eq!(last.files_done, last.files_total);
+    assert_eq!(reader.runs(&all()).unwrap().len(), 12);
+}

@@ -51,7 +51,12 @@ shell: string, db_path: string,
 /**
  * Workspaces given at start that could not be opened, one sentence each.
  */
-problems: Array<string>, };
+problems: Array<string>, 
+/**
+ * How far the running full index pass has got (the first one after start or after the
+ * open workspaces changed, or a rescan); null when none runs.
+ */
+indexing: Progress | null, };
 
 /**
  * An open workspace: what the user added, and what the index knows of it.
@@ -146,7 +151,7 @@ cut_lines: Array<number>, };
 /**
  * Pushed to the UI: Tauri event `harnessgym://event`, or the `/api/events` SSE stream.
  */
-export type ApiEvent = { "type": "change", change: ChangeEvent, } | { "type": "indexed", report: IndexReport, } | { "type": "workspaces" } | { "type": "error", message: string, };
+export type ApiEvent = { "type": "change", change: ChangeEvent, } | { "type": "progress", progress: Progress, } | { "type": "indexed", report: IndexReport, } | { "type": "workspaces" } | { "type": "error", message: string, };
 
 /**
  * An error as the UI receives it.

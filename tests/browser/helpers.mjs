@@ -199,12 +199,15 @@ export async function startServer(ws, { db, extraWs = [], waitRuns = true } = {}
     },
   };
   if (waitRuns) {
+    // Runs are listed before their text is indexed: wait for the end of the first pass too.
     const want = listRunDirs(ws).length;
     try {
-      await waitFor(async () => (await api(url, "runs", {})).filter((r) => r.workspace === ws).length >= want, {
-        timeout: 30_000,
-        what: `the index to list ${want} runs of ${ws}`,
-      });
+      await waitFor(
+        async () =>
+          (await api(url, "info")).indexing === null &&
+          (await api(url, "runs", {})).filter((r) => r.workspace === ws).length >= want,
+        { timeout: 30_000, what: `the first index pass to end with ${want} runs of ${ws} listed` },
+      );
     } catch (e) {
       await server.stop();
       throw e;

@@ -6,7 +6,7 @@ use harnessgym_api::*;
 use harnessgym_index::{
     ByteStats, CallRow, CallStats, CallStatsGroup, ChangeAction, ChangeEvent, ChangeKind,
     CompareTrialRow, DurationStats, ErrorRow, IndexReport, IterationRow, PhaseFileRow, PhaseRow,
-    RunRow, SearchHit, SearchResult, WorkspaceRow,
+    Progress, RunRow, SearchHit, SearchResult, WorkspaceRow,
 };
 use ts_rs::{Config, TS};
 
@@ -33,7 +33,7 @@ fn typescript_types_are_current() {
         FileEntry, TextWindow, ApiEvent, ApiErrorBody,
         WorkspaceRow, RunRow, PhaseRow, PhaseFileRow, IterationRow, CallRow, CompareTrialRow,
         ErrorRow, DurationStats, ByteStats, CallStatsGroup, CallStats, SearchHit, SearchResult,
-        IndexReport, ChangeKind, ChangeAction, ChangeEvent,
+        IndexReport, Progress, ChangeKind, ChangeAction, ChangeEvent,
     );
     let text = format!(
         "// Generated from the Rust API types (crates/api, crates/index) by\n\

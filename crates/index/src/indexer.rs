@@ -793,16 +793,17 @@ impl Pass<'_> {
                 }
                 if done {
                     prog.files_done += 1;
-                    if last_progress.elapsed() > Duration::from_millis(200) {
-                        progress(self.stamp(prog));
-                        last_progress = Instant::now();
+                }
+                // Also inside a big file: its chunks move the bar.
+                if last_progress.elapsed() > Duration::from_millis(200) {
+                    progress(self.stamp(prog));
+                    last_progress = Instant::now();
+                }
+                if done && last_commit.elapsed() > Duration::from_secs(2) {
+                    if let Err(e) = self.conn().execute_batch("COMMIT; BEGIN IMMEDIATE") {
+                        failure = Some(e.into());
                     }
-                    if last_commit.elapsed() > Duration::from_secs(2) {
-                        if let Err(e) = self.conn().execute_batch("COMMIT; BEGIN IMMEDIATE") {
-                            failure = Some(e.into());
-                        }
-                        last_commit = Instant::now();
-                    }
+                    last_commit = Instant::now();
                 }
             }
             match failure {

@@ -317,6 +317,21 @@ truncated: boolean, };
 export type IndexReport = { workspaces: Array<string>, missing_workspaces: Array<string>, files_seen: number, files_indexed: number, files_unchanged: number, files_removed: number, bytes_read: number, runs: number, iterations: number, calls: number, chunks: number, errors: number, new_errors: number, seconds: number, };
 
 /**
+ * Progress of a long index, for bars and logs. A pass scans one target (workspace or compare
+ * directory) at a time, so the file and byte totals grow as targets are started; `fraction`
+ * is the estimate that does not go backwards.
+ */
+export type Progress = { 
+/**
+ * Files and bytes of the targets started so far.
+ */
+files_done: number, files_total: number, bytes_done: number, bytes_total: number, targets_done: number, targets_total: number, 
+/**
+ * Of the whole pass, 0 to 1: finished targets plus the share of the current one's bytes.
+ */
+fraction: number, };
+
+/**
  * What kind of thing changed.
  */
 export type ChangeKind = "workspace" | "run" | "iteration" | "calls";

@@ -1,6 +1,6 @@
 // Shared live state: one backend event subscription fanned out to views, and the
 // "backend not reachable" banner state.
-import { ApiError, onEvent, type ApiEvent } from "../lib/api";
+import { api, ApiError, onEvent, type ApiEvent, type Progress } from "../lib/api";
 
 type Listener = (ev: ApiEvent) => void;
 const listeners = new Set<Listener>();
@@ -29,6 +29,29 @@ export function subscribe(l: Listener): () => void {
   return () => {
     listeners.delete(l);
   };
+}
+
+/** The running full index pass (the first one after start, or a rescan); null when none runs. */
+export const indexing = $state<{ progress: Progress | null }>({ progress: null });
+let tracking = false;
+
+/** Follows the index pass: its state at load (`info`), then its progress events. */
+export function trackIndexing(): void {
+  if (tracking) return;
+  tracking = true;
+  let heard = false;
+  subscribe((ev) => {
+    if (ev.type === "progress") indexing.progress = ev.progress;
+    else if (ev.type === "indexed" || ev.type === "error") indexing.progress = null;
+    else return;
+    heard = true;
+  });
+  api
+    .info()
+    .then((i) => {
+      if (!heard) indexing.progress = i.indexing;
+    })
+    .catch(() => {});
 }
 
 /** Notes an error: unreachable backends raise the banner; everything else is the view's. */
@@ -63,6 +86,28 @@ export function debounce(f: () => void, ms: number): (() => void) & { cancel: ()
     t = null;
   };
   return d;
+}
+
+/** Calls `f` at most once per `ms`: at once, then once more at the end of a burst. */
+export function throttle(f: () => void, ms: number): (() => void) & { cancel: () => void } {
+  let last = 0;
+  let t: ReturnType<typeof setTimeout> | null = null;
+  const run = () => {
+    t = null;
+    last = Date.now();
+    f();
+  };
+  const th = () => {
+    if (t) return;
+    const wait = last + ms - Date.now();
+    if (wait <= 0) run();
+    else t = setTimeout(run, wait);
+  };
+  th.cancel = () => {
+    if (t) clearTimeout(t);
+    t = null;
+  };
+  return th;
 }
 
 /** True when an index pass changed rows (a pass that found nothing new needs no refetch). */

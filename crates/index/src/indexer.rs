@@ -97,6 +97,10 @@ struct Pass<'a> {
     prog: Progress,
     /// `prog`'s bytes done and total when the current target started.
     target_base: (u64, u64),
+    /// In the first sweep of a pass over several targets: only their JSON files.
+    sweeping_json: bool,
+    /// Files indexed by that sweep.
+    json_swept: u64,
     text_bytes: u64,
     bulk: bool,
     /// The scanned run dirs of touched runs (for the empty-iteration and missing-summary checks).
@@ -172,6 +176,8 @@ impl Index {
             touched_runs: HashSet::new(),
             prog: Progress::default(),
             target_base: (0, 0),
+            sweeping_json: false,
+            json_swept: 0,
             text_bytes: 0,
             bulk: false,
             run_dirs: HashMap::new(),
@@ -215,84 +221,124 @@ impl Pass<'_> {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(), IndexError> {
         self.prog.targets_total = work.len() as u64;
-        for (target, scope) in work {
-            // One target at a time: the file list of one workspace is in memory, not all of them.
-            let mut jobs: Vec<Job> = Vec::new();
-            let mut job_ws: Vec<i64> = Vec::new();
-            let ws_id = self.ensure_workspace(target)?;
-            let path_text = target.path().to_string_lossy().into_owned();
-            self.ws_paths.insert(ws_id, path_text.clone());
-            let exists = match target {
-                Target::Workspace(p) => p.join(".harnessgym").is_dir(),
-                Target::Compare(p) => p.is_dir(),
-            };
-            if !exists {
-                self.remove_workspace(ws_id, &path_text)?;
-                self.report.missing_workspaces.push(path_text);
-                continue;
+        // Several whole targets (the first pass over the open workspaces, a rescan): a quick
+        // sweep over the JSON files of all of them first, so every run is listed within
+        // seconds; the full sweep then finds those files unchanged. Costs one more scan.
+        if work.len() > 1 && work.iter().all(|(_, s)| *s == Scope::Full) {
+            let (seen, unchanged, indexed) = (
+                self.report.files_seen,
+                self.report.files_unchanged,
+                self.report.files_indexed,
+            );
+            self.sweeping_json = true;
+            for (target, scope) in work {
+                self.target(target, scope, progress)?;
             }
-            if !self.report.workspaces.contains(&path_text) {
-                self.report.workspaces.push(path_text.clone());
-            }
-            let came_back = self.conn().execute(
-                "UPDATE workspaces SET present = 1 WHERE id = ?1 AND present = 0",
-                [ws_id],
-            )? > 0;
-            if came_back {
-                self.events.add(
-                    ChangeKind::Workspace,
-                    ChangeAction::Added,
-                    &path_text,
-                    None,
-                    None,
-                );
-            }
-            self.conn().execute(
-                "UPDATE workspaces SET indexed_at = ?2 WHERE id = ?1",
-                params![ws_id, self.now],
-            )?;
-            let scan = match target {
-                Target::Workspace(p) => scan::scan_workspace(p, scope, self.idx.options.threads),
-                Target::Compare(p) => {
-                    let mut s = scan::Scan::default();
-                    scan::scan_compare(p, &mut s.files);
-                    s
-                }
-            };
-            let is_ws = matches!(target, Target::Workspace(_));
-            self.diff(
-                ws_id,
-                &path_text,
-                scope,
-                is_ws,
-                scan,
-                &mut jobs,
-                &mut job_ws,
-            )?;
-            self.target_base = (self.prog.bytes_done, self.prog.bytes_total);
-            self.prog.files_total += jobs.len() as u64;
-            self.prog.bytes_total += jobs.iter().map(|j| j.found.size).sum::<u64>();
-            // The JSON files first: runs and iterations are complete and visible (committed)
-            // before the bulk of text and telemetry is read.
-            let (meta, rest) = split_jobs(jobs, job_ws, |j| j.found.kind.is_json());
-            let has_meta = !meta.0.is_empty();
-            self.process(meta.0, meta.1, progress)?;
-            if has_meta && !rest.0.is_empty() {
-                self.rollup()?;
-                self.conn().execute_batch("COMMIT; BEGIN IMMEDIATE")?;
-            }
-            self.process(rest.0, rest.1, progress)?;
-            self.rollup()?;
-            self.prog.targets_done += 1;
-            self.target_base = (self.prog.bytes_done, self.prog.bytes_total);
-            progress(self.stamp(self.prog));
+            self.sweeping_json = false;
+            self.conn().execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+            // Counted once, by the full sweep (which sees the JSON files as unchanged).
+            self.json_swept = self.report.files_indexed - indexed;
+            self.report.files_seen = seen;
+            self.report.files_unchanged = unchanged;
         }
+        for (target, scope) in work {
+            self.target(target, scope, progress)?;
+        }
+        self.report.files_unchanged = self.report.files_unchanged.saturating_sub(self.json_swept);
         if self.bulk {
             self.conn().execute(
                 "INSERT INTO chunks_fts(chunks_fts, rank) VALUES('automerge', 4)",
                 [],
             )?;
         }
+        Ok(())
+    }
+
+    /// Indexes one target (all of it, or only its JSON files while `sweeping_json`).
+    fn target(
+        &mut self,
+        target: &Target,
+        scope: &Scope,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(), IndexError> {
+        // One target at a time: the file list of one workspace is in memory, not all of them.
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut job_ws: Vec<i64> = Vec::new();
+        let ws_id = self.ensure_workspace(target)?;
+        let path_text = target.path().to_string_lossy().into_owned();
+        self.ws_paths.insert(ws_id, path_text.clone());
+        let exists = match target {
+            Target::Workspace(p) => p.join(".harnessgym").is_dir(),
+            Target::Compare(p) => p.is_dir(),
+        };
+        if !exists {
+            if !self.sweeping_json {
+                self.remove_workspace(ws_id, &path_text)?;
+                self.report.missing_workspaces.push(path_text);
+            }
+            return Ok(());
+        }
+        if !self.report.workspaces.contains(&path_text) {
+            self.report.workspaces.push(path_text.clone());
+        }
+        let came_back = self.conn().execute(
+            "UPDATE workspaces SET present = 1 WHERE id = ?1 AND present = 0",
+            [ws_id],
+        )? > 0;
+        if came_back {
+            self.events.add(
+                ChangeKind::Workspace,
+                ChangeAction::Added,
+                &path_text,
+                None,
+                None,
+            );
+        }
+        self.conn().execute(
+            "UPDATE workspaces SET indexed_at = ?2 WHERE id = ?1",
+            params![ws_id, self.now],
+        )?;
+        let scan = match target {
+            Target::Workspace(p) => scan::scan_workspace(p, scope, self.idx.options.threads),
+            Target::Compare(p) => {
+                let mut s = scan::Scan::default();
+                scan::scan_compare(p, &mut s.files);
+                s
+            }
+        };
+        let is_ws = matches!(target, Target::Workspace(_));
+        self.diff(
+            ws_id,
+            &path_text,
+            scope,
+            is_ws,
+            scan,
+            &mut jobs,
+            &mut job_ws,
+        )?;
+        if self.sweeping_json {
+            ((jobs, job_ws), _) = split_jobs(jobs, job_ws, |j| j.found.kind.is_json());
+        }
+        self.target_base = (self.prog.bytes_done, self.prog.bytes_total);
+        self.prog.files_total += jobs.len() as u64;
+        self.prog.bytes_total += jobs.iter().map(|j| j.found.size).sum::<u64>();
+        // The JSON files first: runs and iterations are complete and visible (committed)
+        // before the bulk of text and telemetry is read.
+        let (meta, rest) = split_jobs(jobs, job_ws, |j| j.found.kind.is_json());
+        let has_meta = !meta.0.is_empty();
+        self.process(meta.0, meta.1, progress)?;
+        if self.sweeping_json {
+            return self.rollup();
+        }
+        if has_meta && !rest.0.is_empty() {
+            self.rollup()?;
+            self.conn().execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+        }
+        self.process(rest.0, rest.1, progress)?;
+        self.rollup()?;
+        self.prog.targets_done += 1;
+        self.target_base = (self.prog.bytes_done, self.prog.bytes_total);
+        progress(self.stamp(self.prog));
         Ok(())
     }
 
@@ -305,6 +351,7 @@ impl Pass<'_> {
         };
         let done = p.targets_done.min(p.targets_total);
         p.fraction = match p.targets_total {
+            _ if self.sweeping_json => 0.0,
             0 => 1.0,
             n => ((done as f64 + current.clamp(0.0, 1.0)) / n as f64).min(1.0),
         };

@@ -266,28 +266,29 @@ fn runs_are_committed_before_their_text_and_progress_only_moves_forward() {
     let mut seen = Vec::new();
     // What a second connection sees when runs first become visible, during the pass.
     let mut first_visible = None;
-    idx.index_paths(&[ws_a.path(), ws_b.path()], &mut |p| {
-        if first_visible.is_none() {
-            let runs = reader.runs(&all()).unwrap();
-            if !runs.is_empty() {
-                let hits = reader.search("kernel_ops", &all()).unwrap().matching_chunks;
-                first_visible = Some((runs, hits, p));
+    let report = idx
+        .index_paths(&[ws_a.path(), ws_b.path()], &mut |p| {
+            if first_visible.is_none() {
+                let runs = reader.runs(&all()).unwrap();
+                if !runs.is_empty() {
+                    let hits = reader.search("kernel_ops", &all()).unwrap().matching_chunks;
+                    first_visible = Some((runs, hits, p));
+                }
             }
-        }
-        seen.push(p);
-    })
-    .unwrap();
+            seen.push(p);
+        })
+        .unwrap()
+        .report;
 
+    // A first sweep reads the JSON of both workspaces: every run is listed, complete, before
+    // any text is read.
     let (runs, hits, at) = first_visible.expect("runs visible before the pass ended");
     assert_eq!(at.targets_done, 0, "still in the first workspace: {at:?}");
-    assert_eq!(
-        runs.len(),
-        6,
-        "the first workspace's runs, complete: {runs:?}"
-    );
-    assert!(runs
-        .iter()
-        .all(|r| r.iteration_count == 2 && r.run_id.starts_with('a')));
+    assert_eq!(runs.len(), 12, "{runs:?}");
+    for r in &runs {
+        let want = if r.run_id.starts_with('a') { 2 } else { 1 };
+        assert_eq!(r.iteration_count, want, "{r:?}");
+    }
     assert_eq!(hits, 0, "no text was read yet");
 
     assert!(seen.iter().all(|p| p.targets_total == 2));
@@ -299,4 +300,12 @@ fn runs_are_committed_before_their_text_and_progress_only_moves_forward() {
     assert_eq!((last.targets_done, last.fraction), (2, 1.0));
     assert_eq!(last.files_done, last.files_total);
     assert_eq!(reader.runs(&all()).unwrap().len(), 12);
+    assert_eq!(
+        reader.search("kernel_ops", &all()).unwrap().matching_chunks,
+        (6 * 2 + 6) * 8
+    );
+    // Each file counted once, although the first sweep read the JSON files.
+    assert_eq!(report.files_seen, last.files_total);
+    assert_eq!(report.files_indexed, last.files_total);
+    assert_eq!(report.files_unchanged, 0);
 }

@@ -97,9 +97,9 @@ struct Pass<'a> {
     prog: Progress,
     /// `prog`'s bytes done and total when the current target started.
     target_base: (u64, u64),
-    /// In the first sweep of a pass over several targets: only their JSON files.
+    /// In the first sweep of a pass over several targets (see `run`).
     sweeping_json: bool,
-    /// Files indexed by that sweep.
+    /// JSON files indexed by that sweep in targets it deferred.
     json_swept: u64,
     text_bytes: u64,
     bulk: bool,
@@ -221,29 +221,26 @@ impl Pass<'_> {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(), IndexError> {
         self.prog.targets_total = work.len() as u64;
-        // Several whole targets (the first pass over the open workspaces, a rescan): a quick
-        // sweep over the JSON files of all of them first, so every run is listed within
-        // seconds; the full sweep then finds those files unchanged. Costs one more scan.
+        // Several whole targets (the first pass over the open workspaces, a rescan): a first
+        // sweep indexes each one's JSON files, and its text and telemetry too when they are
+        // small; the big ones follow in a second sweep, so every run is listed within seconds.
+        let mut deferred: Vec<&(Target, Scope)> = Vec::new();
         if work.len() > 1 && work.iter().all(|(_, s)| *s == Scope::Full) {
-            let (seen, unchanged, indexed) = (
-                self.report.files_seen,
-                self.report.files_unchanged,
-                self.report.files_indexed,
-            );
             self.sweeping_json = true;
-            for (target, scope) in work {
-                self.target(target, scope, progress)?;
+            for w in work {
+                if !self.target(&w.0, &w.1, progress)? {
+                    deferred.push(w);
+                }
             }
             self.sweeping_json = false;
             self.conn().execute_batch("COMMIT; BEGIN IMMEDIATE")?;
-            // Counted once, by the full sweep (which sees the JSON files as unchanged).
-            self.json_swept = self.report.files_indexed - indexed;
-            self.report.files_seen = seen;
-            self.report.files_unchanged = unchanged;
+        } else {
+            deferred.extend(work);
         }
-        for (target, scope) in work {
+        for (target, scope) in deferred {
             self.target(target, scope, progress)?;
         }
+        // The second sweep found the JSON files of the first one unchanged.
         self.report.files_unchanged = self.report.files_unchanged.saturating_sub(self.json_swept);
         if self.bulk {
             self.conn().execute(
@@ -254,13 +251,14 @@ impl Pass<'_> {
         Ok(())
     }
 
-    /// Indexes one target (all of it, or only its JSON files while `sweeping_json`).
+    /// Indexes one target. Returns false when, in the first sweep, only its JSON files were
+    /// indexed (the rest is big: it comes in the second sweep, which scans the target again).
     fn target(
         &mut self,
         target: &Target,
         scope: &Scope,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<(), IndexError> {
+    ) -> Result<bool, IndexError> {
         // One target at a time: the file list of one workspace is in memory, not all of them.
         let mut jobs: Vec<Job> = Vec::new();
         let mut job_ws: Vec<i64> = Vec::new();
@@ -272,11 +270,9 @@ impl Pass<'_> {
             Target::Compare(p) => p.is_dir(),
         };
         if !exists {
-            if !self.sweeping_json {
-                self.remove_workspace(ws_id, &path_text)?;
-                self.report.missing_workspaces.push(path_text);
-            }
-            return Ok(());
+            self.remove_workspace(ws_id, &path_text)?;
+            self.report.missing_workspaces.push(path_text);
+            return Ok(true);
         }
         if !self.report.workspaces.contains(&path_text) {
             self.report.workspaces.push(path_text.clone());
@@ -307,6 +303,7 @@ impl Pass<'_> {
             }
         };
         let is_ws = matches!(target, Target::Workspace(_));
+        let counted = (self.report.files_seen, self.report.files_unchanged);
         self.diff(
             ws_id,
             &path_text,
@@ -316,8 +313,17 @@ impl Pass<'_> {
             &mut jobs,
             &mut job_ws,
         )?;
-        if self.sweeping_json {
+        let rest_bytes: u64 = jobs
+            .iter()
+            .filter(|j| !j.found.kind.is_json())
+            .map(|j| j.found.size)
+            .sum();
+        let defer = self.sweeping_json && rest_bytes > DEFER_BYTES;
+        if defer {
             ((jobs, job_ws), _) = split_jobs(jobs, job_ws, |j| j.found.kind.is_json());
+            // The second sweep sees and counts this target's files again.
+            (self.report.files_seen, self.report.files_unchanged) = counted;
+            self.json_swept += jobs.len() as u64;
         }
         self.target_base = (self.prog.bytes_done, self.prog.bytes_total);
         self.prog.files_total += jobs.len() as u64;
@@ -327,8 +333,8 @@ impl Pass<'_> {
         let (meta, rest) = split_jobs(jobs, job_ws, |j| j.found.kind.is_json());
         let has_meta = !meta.0.is_empty();
         self.process(meta.0, meta.1, progress)?;
-        if self.sweeping_json {
-            return self.rollup();
+        if defer {
+            return self.rollup().map(|()| false);
         }
         if has_meta && !rest.0.is_empty() {
             self.rollup()?;
@@ -339,7 +345,7 @@ impl Pass<'_> {
         self.prog.targets_done += 1;
         self.target_base = (self.prog.bytes_done, self.prog.bytes_total);
         progress(self.stamp(self.prog));
-        Ok(())
+        Ok(true)
     }
 
     /// `p` with the pass's target counts and its overall fraction filled in.
@@ -349,11 +355,16 @@ impl Pass<'_> {
             0 => 0.0,
             n => p.bytes_done.saturating_sub(base_done) as f64 / n as f64,
         };
+        // In the first sweep only finished targets count: a deferred one starts again later.
+        let current = if self.sweeping_json {
+            0.0
+        } else {
+            current.clamp(0.0, 1.0)
+        };
         let done = p.targets_done.min(p.targets_total);
         p.fraction = match p.targets_total {
-            _ if self.sweeping_json => 0.0,
             0 => 1.0,
-            n => ((done as f64 + current.clamp(0.0, 1.0)) / n as f64).min(1.0),
+            n => ((done as f64 + current) / n as f64).min(1.0),
         };
         p
     }
@@ -1514,6 +1525,10 @@ impl Pass<'_> {
         Ok(())
     }
 }
+
+/// Text and telemetry of a target above this size wait for the second sweep of a pass over
+/// several targets (a few tenths of a second of indexing).
+const DEFER_BYTES: u64 = 8 << 20;
 
 /// Splits jobs (and their workspace ids) by `first`, keeping the order within each part.
 #[allow(clippy::type_complexity)]

@@ -260,6 +260,10 @@ fn runs_are_committed_before_their_text_and_progress_only_moves_forward() {
         ws_a.our_run(&format!("a{i}"), &["failed", "solved"], Some("finished"));
         ws_b.our_run(&format!("b{i}"), &["failed"], None);
     }
+    // Enough output (over 8 MB a workspace) that the text waits for every workspace's JSON.
+    let filler = "build output line with nothing to find in it\n".repeat(200_000);
+    ws_a.write(".harnessgym/runs/a0/iterations/1/build.stdout.txt", &filler);
+    ws_b.write(".harnessgym/runs/b0/iterations/1/build.stdout.txt", &filler);
     let (_d, db) = db();
     let mut idx = harnessgym_index::Index::open(&db).unwrap();
     let reader = harnessgym_index::Index::open(&db).unwrap();
@@ -308,4 +312,33 @@ fn runs_are_committed_before_their_text_and_progress_only_moves_forward() {
     assert_eq!(report.files_seen, last.files_total);
     assert_eq!(report.files_indexed, last.files_total);
     assert_eq!(report.files_unchanged, 0);
+}
+
+#[test]
+fn small_workspaces_are_indexed_whole_one_after_the_other() {
+    let ws_a = Ws::new();
+    let ws_b = Ws::new();
+    ws_a.our_run("a0", &["failed", "solved"], Some("finished"));
+    ws_b.our_run("b0", &["failed"], None);
+    let (_d, db) = db();
+    let mut idx = harnessgym_index::Index::open(&db).unwrap();
+    let mut first_done = None;
+    let report = idx
+        .index_paths(&[ws_a.path(), ws_b.path()], &mut |p| {
+            if p.targets_done == 1 && first_done.is_none() {
+                first_done = Some(p);
+            }
+        })
+        .unwrap()
+        .report;
+    // Nothing deferred: the first workspace was finished, all its 22 files (config, summary,
+    // 2 × result, activation and 8 phase files), before any file of the second was read.
+    let p = first_done.unwrap();
+    assert_eq!((p.files_done, p.files_total, p.fraction), (22, 22, 0.5));
+    assert_eq!(report.files_seen, report.files_indexed);
+    assert_eq!(report.files_unchanged, 0);
+    assert_eq!(
+        idx.search("kernel_ops", &all()).unwrap().matching_chunks,
+        24
+    );
 }

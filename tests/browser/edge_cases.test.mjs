@@ -29,6 +29,7 @@ const ID = {
   many: "many-iterations",
   noIter: "no-iterations",
   noFiles: "no-files",
+  rewrite: "rewritten-while-open",
 };
 const ODD_FILE = "notes #1 ü?&=%20.log";
 const ODD_WORD = "quokkawordxyz"; // only in one phase file of ID.odd
@@ -36,6 +37,11 @@ const LONG_SUMMARY = "long summary words ".repeat(530).trim() + " THE-END"; // >
 const ODD_PHASE = "wéird phase <b>&amp; #x";
 
 const ctx = { tmp: null, ws: null, empty: null, server: null, browser: null };
+
+/** `n` lines "<word> line <i>". */
+function numbered(word, n) {
+  return Array.from({ length: n }, (_, i) => `${word} line ${i}\n`).join("");
+}
 
 before(async () => {
   checkPrereqs();
@@ -53,6 +59,8 @@ before(async () => {
   fs.writeFileSync(path.join(iterDir(ws, ID.bin, 1), "attempt.stderr.txt"), "y".repeat(5 * 1024 * 1024) + "\nafter the long line\n");
 
   fakeRun(ws, ID.vanish, 2);
+  fakeRun(ws, ID.rewrite, 1);
+  fs.writeFileSync(path.join(iterDir(ws, ID.rewrite, 1), "attempt.stdout.txt"), numbered("old", 1500));
 
   fakeRun(ws, ID.many, 1);
   const it1 = iterDir(ws, ID.many, 1);
@@ -274,6 +282,35 @@ test("a file truncated, then deleted, while open; then its iteration, its run, a
     assert.ok(n404.value - before <= 1, `${n404.value - before} more 404s in 3 s of quiet`);
     assert.ok(n404.value < 40, `${n404.value} 404s in all`);
     p.assertClean("vanishing files");
+  } finally {
+    await p.close();
+  }
+});
+
+test("a file rewritten longer while open: no window keeps the old lines", async () => {
+  const ws = ctx.ws;
+  const f = path.join(iterDir(ws, ID.rewrite, 1), "attempt.stdout.txt");
+  const p = await openPage(ctx.browser);
+  const { page } = p;
+  try {
+    // Lines 0-499 and 500-999 are fetched (the top, then line 700).
+    await page.goto(ctx.server.url + runHash(ws, ID.rewrite, 1, "stdout"));
+    const tv = page.locator(`[data-testid="text-viewer"][data-path="${f}"]`);
+    const line = (n) => tv.locator(`[data-testid="text-line"][data-line="${n}"]`);
+    await line(0).waitFor();
+    assert.match(await line(0).innerText(), /old line 0\b/);
+    await page.goto(ctx.server.url + runHash(ws, ID.rewrite, 1, "stdout", { line: 700 }));
+    await line(700).waitFor();
+    assert.match(await line(700).innerText(), /old line 700\b/);
+
+    // A phase re-run: the file is rewritten, longer, while it is on screen.
+    fs.writeFileSync(f, numbered("new", 2000));
+    await waitFor(async () => (await tv.getAttribute("data-total-lines")) === "2000", { timeout: 20_000, what: "2,000 lines" });
+    await waitFor(async () => /new line 700\b/.test(await line(700).innerText()), { what: "line 700 rewritten" });
+    // Back at the top: the window fetched before the rewrite is not shown again.
+    await page.goto(ctx.server.url + runHash(ws, ID.rewrite, 1, "stdout", { line: 0 }));
+    await waitFor(async () => /new line 0\b/.test(await line(0).innerText().catch(() => "")), { what: "line 0 rewritten" });
+    p.assertClean("rewritten file");
   } finally {
     await p.close();
   }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -18,8 +19,13 @@ pub const MAX_LINES: u32 = 5000;
 /// Line indexes kept at once (each is ~8 bytes per 1,024 lines).
 const CACHED_FILES: usize = 64;
 
+/// Numbers line indexes, so a reader can tell a file read afresh from one appended to.
+static VERSIONS: AtomicU64 = AtomicU64::new(1);
+
 #[derive(Debug, Clone)]
 struct LineIndex {
+    /// New for each index built from the start of the file (see [`TextWindow::version`]).
+    version: u64,
     mtime: Option<SystemTime>,
     /// Bytes scanned so far.
     scanned: u64,
@@ -42,6 +48,7 @@ const PROBE: u64 = 64;
 impl LineIndex {
     fn new() -> LineIndex {
         LineIndex {
+            version: VERSIONS.fetch_add(1, Ordering::Relaxed),
             mtime: None,
             scanned: 0,
             newlines: 0,
@@ -140,6 +147,7 @@ impl TextCache {
             li.remember_ends(&mut file)?;
         }
         li.mtime = mtime;
+        let version = li.version;
         let total_lines = li.total_lines();
         let start_line = start_line.min(total_lines);
         let mark = (start_line / STRIDE) as usize;
@@ -187,6 +195,7 @@ impl TextCache {
             start_line,
             lines,
             cut_lines,
+            version,
         })
     }
 }

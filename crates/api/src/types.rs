@@ -167,6 +167,10 @@ pub struct TextWindow {
     pub lines: Vec<String>,
     /// Indexes (into `lines`) of lines cut at 16 KiB.
     pub cut_lines: Vec<u32>,
+    /// The same while the file only grows; another number when it was read from the start
+    /// again (rewritten, or its line index evicted): lines of windows with another version may
+    /// be stale.
+    pub version: u64,
 }
 
 /// Pushed to the UI: Tauri event `harnessgym://event`, or the `/api/events` SSE stream.

@@ -464,7 +464,8 @@ fn a_file_rewritten_longer_between_reads_is_indexed_afresh() {
     let api = open(tmp.path(), vec![ws.clone()], None);
     let path = ws.join(".harnessgym/runs/run-1/iterations/1/attempt.stdout.txt");
     write(&path, "a\n".repeat(3000));
-    assert_eq!(read(&api, &path, 0, 10)["total_lines"], 3000);
+    let before = read(&api, &path, 0, 10);
+    assert_eq!(before["total_lines"], 3000);
     let long: Vec<String> = (0..10)
         .map(|i| format!("{i}:{}", "x".repeat(998)))
         .collect();
@@ -473,6 +474,9 @@ fn a_file_rewritten_longer_between_reads_is_indexed_afresh() {
     let w = read(&api, &path, 0, 20);
     assert_eq!(w["total_lines"], 10);
     assert_eq!(w["lines"], json!(long));
+    // The version tells a reader that its earlier windows are stale.
+    let rewritten = w["version"].as_u64().unwrap();
+    assert_ne!(rewritten, before["version"].as_u64().unwrap());
     let w = read(&api, &path, 9, 5);
     assert_eq!(w["lines"][0].as_str().unwrap(), long[9]);
     // Appends after that still reuse (and extend) the index.
@@ -485,6 +489,7 @@ fn a_file_rewritten_longer_between_reads_is_indexed_afresh() {
     let w = read(&api, &path, 10, 5);
     assert_eq!(w["total_lines"], 11);
     assert_eq!(w["lines"], json!(["eleven"]));
+    assert_eq!(w["version"], rewritten, "an append keeps the version");
 }
 
 #[test]

@@ -146,7 +146,13 @@ total_lines: number, start_line: number, lines: Array<string>,
 /**
  * Indexes (into `lines`) of lines cut at 16 KiB.
  */
-cut_lines: Array<number>, };
+cut_lines: Array<number>, 
+/**
+ * The same while the file only grows; another number when it was read from the start
+ * again (rewritten, or its line index evicted): lines of windows with another version may
+ * be stale.
+ */
+version: number, };
 
 /**
  * Pushed to the UI: Tauri event `harnessgym://event`, or the `/api/events` SSE stream.

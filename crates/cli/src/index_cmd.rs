@@ -219,14 +219,12 @@ impl Bar {
         }
         let frac = p.fraction.clamp(0.0, 1.0);
         let text = format!(
-            "{:3.0}% · {}/{} workspaces · {}/{} files · {} / {} · {:.1}s",
+            "{:3.0}% · {}/{} workspaces · {} files · {} · {:.1}s",
             frac * 100.0,
             p.targets_done,
             p.targets_total,
             p.files_done,
-            p.files_total,
             mb(p.bytes_done),
-            mb(p.bytes_total),
             self.started.elapsed().as_secs_f64()
         );
         let mut err = std::io::stderr().lock();

@@ -826,20 +826,35 @@ impl Pass<'_> {
         let mut last_progress = Instant::now();
         let jobs_ref = &jobs;
         let result: Result<(), IndexError> = std::thread::scope(|s| {
+            let mut failure = None;
+            let mut spawned = 0;
             for _ in 0..threads {
                 let tx = tx.clone();
                 let next = &next;
-                s.spawn(move || {
-                    let mut out = ingest::Batcher::new(tx);
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(job) = jobs_ref.get(i) else { break };
-                        ingest::process(i, job, &mut out);
+                let reader = std::thread::Builder::new()
+                    .name("harnessgym-index-read".into())
+                    .spawn_scoped(s, move || {
+                        let mut out = ingest::Batcher::new(tx);
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(job) = jobs_ref.get(i) else { break };
+                            ingest::process(i, job, &mut out);
+                        }
+                    });
+                // Fewer readers only slow the pass down; none would silently skip every file.
+                match reader {
+                    Ok(_) => spawned += 1,
+                    Err(e) => {
+                        if spawned == 0 {
+                            failure = Some(IndexError::Config(format!(
+                                "cannot start a thread to read files: {e}"
+                            )));
+                        }
+                        break;
                     }
-                });
+                }
             }
             drop(tx);
-            let mut failure = None;
             for msg in rx.iter().flatten() {
                 if failure.is_some() {
                     continue; // drain so the readers can finish

@@ -524,7 +524,7 @@ fn main() {
                 .unwrap();
             writeln!(
                 f,
-                r#"{{"created_at": "2026-11-25T12:00:00Z", "duration_ms": 3, "method": "tools/call", "server": "probe", "status": "ok", "tool_name": "{token}", "request_bytes": 2, "response_bytes": 9}}"#
+                r#"{{"created_at": "2026-11-25T12:00:00Z", "duration_ms": 3, "method": "tools/call", "server": "probe", "status": "ok", "tool_name": "latencyprobe", "request_id": "{token}", "request_bytes": 2, "response_bytes": 9}}"#
             )
             .unwrap();
         }
@@ -541,7 +541,9 @@ fn main() {
             } else {
                 reader
                     .query_row(
-                        "SELECT count(*) FROM mcp_calls WHERE tool = ?1",
+                        // One tool name for every probe (the corpus keeps its tool count);
+                        // the stats index narrows to it.
+                        "SELECT count(*) FROM mcp_calls WHERE tool = 'latencyprobe' AND request_id = ?1",
                         [&token],
                         |r| r.get(0),
                     )

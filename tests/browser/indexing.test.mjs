@@ -53,7 +53,7 @@ test("a long first index shows its progress and lists runs before it ends", asyn
     await page.goto(server.url);
     const bar = page.locator('[data-testid="indexing"]');
     await bar.waitFor({ timeout: 15_000 });
-    assert.match(await bar.innerText(), /Indexing.*of [\d,]+ files/s);
+    assert.match(await bar.innerText(), /Indexing.*[\d,]+ files · .*\d+%/s);
     // Rows on screen while the bar is still up: the runs were committed before their text.
     await page.waitForFunction(
       () => document.querySelector('[data-testid="indexing"]') && document.querySelectorAll('[data-testid="run-row"]').length > 0,

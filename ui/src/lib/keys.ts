@@ -51,6 +51,14 @@ export function isFindKey(e: KeyboardEvent): boolean {
   return (e.ctrlKey || e.metaKey) && !e.altKey && (e.key === "f" || e.key === "F");
 }
 
+/** Ctrl+K (⌘K on a Mac): opens / closes the command palette, even from a text field. */
+export function isPaletteKey(e: KeyboardEvent): boolean {
+  return (e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "k";
+}
+
+/** True on macOS, where the palette key is shown as ⌘K. */
+export const isMac: boolean = typeof navigator !== "undefined" && /Mac|iPhone|iPad/.test(navigator.userAgent);
+
 /** The key map shown by `?`. */
 export const KEY_MAP: { keys: string[]; what: string; where: string }[] = [
   { keys: ["j", "↓"], what: "Next row / item", where: "lists" },
@@ -65,6 +73,7 @@ export const KEY_MAP: { keys: string[]; what: string; where: string }[] = [
   { keys: ["g", "r"], what: "Go to runs", where: "everywhere" },
   { keys: ["g", "s"], what: "Go to search", where: "everywhere" },
   { keys: ["Ctrl", "O"], what: "Open a workspace", where: "everywhere" },
+  { keys: ["Ctrl", "K"], what: "Command palette: runs, matching lines, pasted links, commands", where: "everywhere" },
   { keys: ["Esc"], what: "Close find / dialog, else back to runs", where: "everywhere" },
   { keys: ["?"], what: "This list", where: "everywhere" },
 ];

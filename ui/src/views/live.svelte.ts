@@ -71,45 +71,6 @@ export function retryAll(): void {
   conn.retries++;
 }
 
-/** Calls `f` at most once per `ms`, after the last call. */
-export function debounce(f: () => void, ms: number): (() => void) & { cancel: () => void } {
-  let t: ReturnType<typeof setTimeout> | null = null;
-  const d = () => {
-    if (t) clearTimeout(t);
-    t = setTimeout(() => {
-      t = null;
-      f();
-    }, ms);
-  };
-  d.cancel = () => {
-    if (t) clearTimeout(t);
-    t = null;
-  };
-  return d;
-}
-
-/** Calls `f` at most once per `ms`: at once, then once more at the end of a burst. */
-export function throttle(f: () => void, ms: number): (() => void) & { cancel: () => void } {
-  let last = 0;
-  let t: ReturnType<typeof setTimeout> | null = null;
-  const run = () => {
-    t = null;
-    last = Date.now();
-    f();
-  };
-  const th = () => {
-    if (t) return;
-    const wait = last + ms - Date.now();
-    if (wait <= 0) run();
-    else t = setTimeout(run, wait);
-  };
-  th.cancel = () => {
-    if (t) clearTimeout(t);
-    t = null;
-  };
-  return th;
-}
-
 /** True when an index pass changed rows (a pass that found nothing new needs no refetch). */
 export function changedSomething(r: { files_indexed: number; files_removed: number }): boolean {
   return r.files_indexed > 0 || r.files_removed > 0;

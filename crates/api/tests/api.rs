@@ -538,3 +538,84 @@ fn requests_are_answered_while_the_first_index_pass_runs() {
     let runs = call(&api, Request::Runs(RunsQuery::default())).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 300);
 }
+
+/// A workspace whose text takes the index seconds: `runs` runs with about 0.75 MB of output of
+/// many distinct words each, plus the word `needlexyz` once per run.
+fn slow_workspace(path: &Path, runs: usize) {
+    for r in 0..runs {
+        let run = path.join(format!(".harnessgym/runs/slow-{r:03}"));
+        write(
+            &run.join("run_config.json"),
+            json!({"run_id": format!("slow-{r:03}"), "runner": "fake"}).to_string(),
+        );
+        let it = run.join("iterations/1");
+        write(
+            &it.join("result.json"),
+            json!({"iteration": 1, "status": "failed"}).to_string(),
+        );
+        let mut text = String::with_capacity(800_000);
+        let mut i = (r as u64) * 100_003;
+        while text.len() < 750_000 {
+            for k in 0..10u64 {
+                let w = i.wrapping_mul(2_654_435_761).wrapping_add(k * 40_503) % 1_000_003;
+                text.push_str(&format!("w{w:x} "));
+            }
+            text.push('\n');
+            i += 1;
+        }
+        text.push_str("needlexyz\n");
+        write(&it.join("attempt.stdout.txt"), text);
+    }
+}
+
+#[test]
+fn opening_a_workspace_during_a_long_first_index_answers_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let slow = tmp.path().join("slow");
+    slow_workspace(&slow, 80);
+    let other = workspace(tmp.path(), "other");
+    let api = open_now(tmp.path(), vec![slow.clone()], None);
+    let events = api.subscribe();
+    // The pass is reading the text.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "no progress");
+        if let Some(ApiEvent::Progress { progress }) =
+            events.next(Duration::from_millis(100)).unwrap()
+        {
+            if progress.files_done > 0 {
+                break;
+            }
+        }
+    }
+    // Adding a workspace restarts the watcher: the running pass is cut short, not waited for.
+    let t = Instant::now();
+    call(
+        &api,
+        Request::AddWorkspace {
+            path: other.to_string_lossy().into(),
+        },
+    )
+    .unwrap();
+    let took = t.elapsed();
+    let t = Instant::now();
+    wait_indexed(&api);
+    let pass = t.elapsed();
+    assert!(
+        took * 3 < pass,
+        "adding took {took:?}, a whole pass {pass:?}"
+    );
+
+    // Nothing was lost by cutting the first pass short.
+    let runs = call(&api, Request::Runs(RunsQuery::default())).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 81);
+    let found = call(
+        &api,
+        Request::Search {
+            query: "needlexyz".into(),
+            limit: Some(100),
+        },
+    )
+    .unwrap();
+    assert_eq!(found["matching_chunks"], 80, "{found}");
+}

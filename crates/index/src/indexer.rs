@@ -228,6 +228,7 @@ impl Pass<'_> {
         if work.len() > 1 && work.iter().all(|(_, s)| *s == Scope::Full) {
             self.sweeping_json = true;
             for w in work {
+                self.check_stop()?;
                 if !self.target(&w.0, &w.1, progress)? {
                     deferred.push(w);
                 }
@@ -238,6 +239,7 @@ impl Pass<'_> {
             deferred.extend(work);
         }
         for (target, scope) in deferred {
+            self.check_stop()?;
             self.target(target, scope, progress)?;
         }
         // The second sweep found the JSON files of the first one unchanged.
@@ -346,6 +348,14 @@ impl Pass<'_> {
         self.target_base = (self.prog.bytes_done, self.prog.bytes_total);
         progress(self.stamp(self.prog));
         Ok(true)
+    }
+
+    /// [`IndexError::Stopped`] once the owner asked the pass to stop.
+    fn check_stop(&self) -> Result<(), IndexError> {
+        match &self.idx.options.stop {
+            Some(stop) if stop.load(Ordering::Relaxed) => Err(IndexError::Stopped),
+            _ => Ok(()),
+        }
     }
 
     /// `p` with the pass's target counts and its overall fraction filled in.
@@ -856,8 +866,15 @@ impl Pass<'_> {
             }
             drop(tx);
             for msg in rx.iter().flatten() {
+                if failure.is_none() {
+                    if let Err(e) = self.check_stop() {
+                        failure = Some(e);
+                    }
+                }
                 if failure.is_some() {
-                    continue; // drain so the readers can finish
+                    // Readers take no new file; drain what they send so they can finish.
+                    next.store(jobs_ref.len(), Ordering::Relaxed);
+                    continue;
                 }
                 let done = matches!(msg, Msg::Done { .. } | Msg::Gone { .. });
                 if let Err(e) = self.apply(msg, jobs_ref, &job_ws, &mut state, &mut prog) {

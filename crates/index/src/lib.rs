@@ -33,6 +33,8 @@ pub use scan::{Scope, Target};
 pub use watch::{WatchEvent, WatchOptions, Watcher};
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything that can go wrong, in one sentence each.
@@ -60,6 +62,8 @@ pub enum IndexError {
     Config(String),
     #[error("{0}")]
     BadQuery(String),
+    #[error("the index pass was stopped")]
+    Stopped,
 }
 
 impl IndexError {
@@ -79,6 +83,10 @@ pub struct IndexOptions {
     /// A run without a final summary whose newest file is younger than this is `running`;
     /// older, it is `interrupted`.
     pub active_window: Duration,
+    /// When set and true, a running pass stops soon (within a file or two) with
+    /// [`IndexError::Stopped`], rolling back what it had not committed yet (at most a couple
+    /// of seconds of work; the next pass reads it again).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for IndexOptions {
@@ -89,6 +97,7 @@ impl Default for IndexOptions {
                 .unwrap_or(2)
                 .clamp(2, 8),
             active_window: Duration::from_secs(15 * 60),
+            stop: None,
         }
     }
 }

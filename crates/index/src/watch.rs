@@ -222,6 +222,8 @@ fn watch_loop(
     stop: Arc<AtomicBool>,
     mut sink: Sink,
 ) -> Result<(), IndexError> {
+    // Stopping the watcher also cuts a long pass short (a first index of a big workspace).
+    index.options.stop = Some(stop.clone());
     let (tx, rx) = mpsc::channel::<DebounceEventResult>();
     let mut debouncer =
         new_debouncer(options.debounce, None, tx).map_err(|e| IndexError::Watch(e.to_string()))?;
@@ -363,6 +365,7 @@ fn run_pass(index: &mut Index, work: &[(Target, Scope)], sink: &mut Sink) {
                 sink(WatchEvent::Indexed(out.report));
             }
         }
+        Err(IndexError::Stopped) => {}
         Err(e) => sink(WatchEvent::PassFailed(format!("indexing failed: {e}"))),
     }
 }

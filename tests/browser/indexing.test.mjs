@@ -8,6 +8,7 @@ import path from "node:path";
 import { api, checkPrereqs, launchBrowser, openPage, startServer, waitFor } from "./helpers.mjs";
 
 const RUNS = 80;
+const LAST_WORD = "zyxwordend"; // once, at the end of each run's output
 let tmp, ws, server, browser;
 
 before(async () => {
@@ -26,7 +27,7 @@ before(async () => {
       lines.push(l);
       n += l.length;
     }
-    return lines.join("");
+    return lines.join("") + `the end of the output ${LAST_WORD}\n`;
   };
   for (let r = 0; r < RUNS; r++) {
     const id = `big-${String(r).padStart(3, "0")}`;
@@ -46,7 +47,7 @@ after(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test("a long first index shows its progress and lists runs before it ends", async () => {
+test("a long first index shows its progress, lists runs before it ends, and says a search is partial", async () => {
   server = await startServer(ws, { waitRuns: false });
   const { page, assertClean, close } = await openPage(browser);
   try {
@@ -60,6 +61,9 @@ test("a long first index shows its progress and lists runs before it ends", asyn
       null,
       { timeout: 15_000 },
     );
+    // A search made now says its result is partial, and runs again when the index is done.
+    await page.goto(server.url + `#/search?q=${LAST_WORD}`);
+    await page.locator('[data-testid="search-partial"]').waitFor({ timeout: 10_000 });
     const fractions = [];
     while (await bar.isVisible()) {
       const f = await bar.getAttribute("data-fraction").catch(() => null);
@@ -70,6 +74,11 @@ test("a long first index shows its progress and lists runs before it ends", asyn
     assert.deepEqual(fractions, [...fractions].sort((a, b) => a - b), "the bar never went back");
     await bar.waitFor({ state: "detached", timeout: 120_000 });
     assert.equal((await api(server.url, "info")).indexing, null);
+    await page.locator('[data-testid="search-partial"]').waitFor({ state: "detached" });
+    await waitFor(async () => (await page.locator(".sv .head").innerText()).startsWith(`${RUNS} matching lines`), {
+      what: `the search to list the ${RUNS} lines once the index is done`,
+    });
+    await page.goto(server.url + "#/runs");
     await waitFor(async () => (await page.locator('[data-testid="runs-count"]').innerText()).includes(`${RUNS} runs`), {
       what: `${RUNS} runs counted on the page`,
     });

@@ -46,5 +46,19 @@ for (const [name, link, colorScheme] of shots) {
   await page.close();
   console.log(join(out, name));
 }
+// The Ctrl+K palette over the runs, a few letters typed.
+{
+  const page = await browser.newPage({ viewport: { width: 1300, height: 700 } });
+  await page.goto(`${url}#/runs`);
+  await page.waitForSelector('[data-testid="run-row"]');
+  await page.keyboard.press("Control+k");
+  await page.locator('[data-testid="palette-input"]').pressSequentially("codex", { delay: 20 });
+  await page.waitForSelector('[data-testid="palette-item"][data-kind="hit"]');
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(out, "palette.png") });
+  await page.close();
+  console.log(join(out, "palette.png"));
+}
+// (indexing.png shows the first index of the index benchmark's scale-0.1 corpus; see benches/.)
 await browser.close();
 server.kill();

@@ -4,7 +4,7 @@
 //! whole corpus, and peak RSS.
 //!
 //! ```text
-//! cargo run --release -p harnessgym_index --example index_bench -- [--scale 1.0] [--dir DIR] [--json]
+//! cargo run --release -p harnessgym_index --example index_bench -- [--scale 1.0] [--dir DIR] [--json] [--no-cold] [--only-full]
 //! ```
 //! `--scale 1` is the issue's corpus: 2,000 runs × 5 iterations, 20 MB of phase text per 100 runs
 //! (400 MB), 1,000,000 MCP calls. The corpus is kept in `DIR` (default
@@ -327,6 +327,7 @@ fn main() {
     let mut dir: Option<PathBuf> = None;
     let mut json = false;
     let mut only_full = false;
+    let mut no_cold = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -334,6 +335,7 @@ fn main() {
             "--dir" => dir = args.next().map(PathBuf::from),
             "--json" => json = true,
             "--only-full" => only_full = true,
+            "--no-cold" => no_cold = true,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -369,7 +371,7 @@ fn main() {
 
     // Cold cache (when allowed, i.e. as root on Linux): the disk's own limit, both sides.
     let mut cold: Option<(f64, f64)> = None;
-    if drop_caches() {
+    if !no_cold && drop_caches() {
         let (_, cold_read) = plain_read(&files);
         drop_caches();
         let mut index = Index::open(&db_path).unwrap();

@@ -87,8 +87,10 @@ struct PrevRow {
 }
 
 /// Per-pass state of the writer.
-struct Pass<'a> {
+struct Pass<'a, 'c> {
     idx: &'a Index,
+    /// Where the events of work committed during the pass go (else they wait for its end).
+    committed: Option<&'c mut dyn FnMut(Vec<ChangeEvent>)>,
     events: Events,
     report: IndexReport,
     run_pks: HashMap<(i64, String), i64>,
@@ -166,9 +168,30 @@ impl Index {
         work: &[(Target, Scope)],
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Outcome, IndexError> {
+        self.refresh_with(work, progress, None)
+    }
+
+    /// [`Index::refresh`], handing the change events to `committed` each time a long pass
+    /// commits part of its work (so readers can follow it); the outcome holds the rest.
+    pub fn refresh_live(
+        &mut self,
+        work: &[(Target, Scope)],
+        progress: &mut dyn FnMut(Progress),
+        committed: &mut dyn FnMut(Vec<ChangeEvent>),
+    ) -> Result<Outcome, IndexError> {
+        self.refresh_with(work, progress, Some(committed))
+    }
+
+    fn refresh_with(
+        &mut self,
+        work: &[(Target, Scope)],
+        progress: &mut dyn FnMut(Progress),
+        committed: Option<&mut dyn FnMut(Vec<ChangeEvent>)>,
+    ) -> Result<Outcome, IndexError> {
         let started = Instant::now();
         let mut pass = Pass {
             idx: self,
+            committed,
             events: Events::default(),
             report: IndexReport::default(),
             run_pks: HashMap::new(),
@@ -210,7 +233,7 @@ impl Index {
     }
 }
 
-impl Pass<'_> {
+impl Pass<'_, '_> {
     fn conn(&self) -> &rusqlite::Connection {
         &self.idx.conn
     }
@@ -234,7 +257,7 @@ impl Pass<'_> {
                 }
             }
             self.sweeping_json = false;
-            self.conn().execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+            self.commit()?;
         } else {
             deferred.extend(work);
         }
@@ -340,7 +363,7 @@ impl Pass<'_> {
         }
         if has_meta && !rest.0.is_empty() {
             self.rollup()?;
-            self.conn().execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+            self.commit()?;
         }
         self.process(rest.0, rest.1, progress)?;
         self.rollup()?;
@@ -348,6 +371,19 @@ impl Pass<'_> {
         self.target_base = (self.prog.bytes_done, self.prog.bytes_total);
         progress(self.stamp(self.prog));
         Ok(true)
+    }
+
+    /// Commits the work so far (the pass goes on in a new transaction) and hands its change
+    /// events on, when someone follows the pass.
+    fn commit(&mut self) -> Result<(), IndexError> {
+        self.conn().execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+        if let Some(sink) = self.committed.as_mut() {
+            let events = std::mem::take(&mut self.events).into_vec();
+            if !events.is_empty() {
+                sink(events);
+            }
+        }
+        Ok(())
     }
 
     /// [`IndexError::Stopped`] once the owner asked the pass to stop.
@@ -890,8 +926,8 @@ impl Pass<'_> {
                     last_progress = Instant::now();
                 }
                 if done && last_commit.elapsed() > Duration::from_secs(2) {
-                    if let Err(e) = self.conn().execute_batch("COMMIT; BEGIN IMMEDIATE") {
-                        failure = Some(e.into());
+                    if let Err(e) = self.commit() {
+                        failure = Some(e);
                     }
                     last_commit = Instant::now();
                 }

@@ -8,6 +8,7 @@ use crate::scan::{self, Scope, Target};
 use crate::{Index, IndexError};
 use notify_debouncer_full::notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult};
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -351,11 +352,22 @@ fn watch_loop(
 
 fn run_pass(index: &mut Index, work: &[(Target, Scope)], sink: &mut Sink) {
     let full = work.iter().all(|(_, s)| *s == Scope::Full);
-    let outcome = index.refresh(work, &mut |p| {
-        if full {
-            sink(WatchEvent::Progress(p))
-        }
-    });
+    // Progress and the changes a long pass commits as it goes both go to the one sink.
+    let sink = RefCell::new(sink);
+    let outcome = index.refresh_live(
+        work,
+        &mut |p| {
+            if full {
+                (sink.borrow_mut())(WatchEvent::Progress(p))
+            }
+        },
+        &mut |events| {
+            for e in events {
+                (sink.borrow_mut())(WatchEvent::Change(e));
+            }
+        },
+    );
+    let sink = sink.into_inner();
     match outcome {
         Ok(out) => {
             for e in out.events {

@@ -342,3 +342,56 @@ fn small_workspaces_are_indexed_whole_one_after_the_other() {
         24
     );
 }
+
+#[test]
+fn a_long_pass_hands_on_the_changes_it_has_committed() {
+    let ws_a = Ws::new();
+    let ws_b = Ws::new();
+    for i in 0..3 {
+        ws_a.our_run(&format!("a{i}"), &["failed"], Some("finished"));
+        ws_b.our_run(&format!("b{i}"), &["failed"], Some("finished"));
+    }
+    let filler = "build output line with nothing to find in it\n".repeat(200_000);
+    ws_a.write(".harnessgym/runs/a0/iterations/1/build.stdout.txt", &filler);
+    ws_b.write(".harnessgym/runs/b0/iterations/1/build.stdout.txt", &filler);
+    let (_d, db) = db();
+    let mut idx = harnessgym_index::Index::open(&db).unwrap();
+    let reader = harnessgym_index::Index::open(&db).unwrap();
+    let work: Vec<_> = idx
+        .targets_for(&[ws_a.path(), ws_b.path()])
+        .unwrap()
+        .into_iter()
+        .map(|t| (t, harnessgym_index::Scope::Full))
+        .collect();
+    // Each batch of events, with the runs a second connection sees when it arrives.
+    let mut batches = Vec::new();
+    let out = idx
+        .refresh_live(&work, &mut |_| {}, &mut |events| {
+            let visible = reader.runs(&all()).unwrap().len();
+            batches.push((events, visible));
+        })
+        .unwrap();
+    let (first, visible) = batches.first().expect("changes handed on during the pass");
+    let added: Vec<_> = first
+        .iter()
+        .filter(|e| e.kind == ChangeKind::Run && e.action == ChangeAction::Added)
+        .collect();
+    assert_eq!(
+        added.len(),
+        6,
+        "every run, after the first sweep: {first:?}"
+    );
+    assert_eq!(*visible, 6, "what the events announce is committed");
+    // The text of a0 (deferred) comes later, in a batch or at the end.
+    let later: Vec<_> = batches[1..]
+        .iter()
+        .flat_map(|(b, _)| b.iter())
+        .chain(out.events.iter())
+        .collect();
+    assert!(
+        later
+            .iter()
+            .any(|e| e.kind == ChangeKind::Iteration && e.run_id.as_deref() == Some("a0")),
+        "{later:?}"
+    );
+}

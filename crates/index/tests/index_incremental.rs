@@ -252,6 +252,15 @@ fn queries_filter_and_call_stats_aggregate() {
     assert!(idx.search("  ", &all()).is_err());
 }
 
+/// Enough output in `run` (over 8 MB) that a workspace's text waits for every workspace's JSON.
+fn big_output(ws: &Ws, run: &str) {
+    let filler = "build output line with nothing to find in it\n".repeat(200_000);
+    ws.write(
+        &format!(".harnessgym/runs/{run}/iterations/1/build.stdout.txt"),
+        filler,
+    );
+}
+
 #[test]
 fn runs_are_committed_before_their_text_and_progress_only_moves_forward() {
     let ws_a = Ws::new();
@@ -260,10 +269,8 @@ fn runs_are_committed_before_their_text_and_progress_only_moves_forward() {
         ws_a.our_run(&format!("a{i}"), &["failed", "solved"], Some("finished"));
         ws_b.our_run(&format!("b{i}"), &["failed"], None);
     }
-    // Enough output (over 8 MB a workspace) that the text waits for every workspace's JSON.
-    let filler = "build output line with nothing to find in it\n".repeat(200_000);
-    ws_a.write(".harnessgym/runs/a0/iterations/1/build.stdout.txt", &filler);
-    ws_b.write(".harnessgym/runs/b0/iterations/1/build.stdout.txt", &filler);
+    big_output(&ws_a, "a0");
+    big_output(&ws_b, "b0");
     let (_d, db) = db();
     let mut idx = harnessgym_index::Index::open(&db).unwrap();
     let reader = harnessgym_index::Index::open(&db).unwrap();
@@ -351,9 +358,8 @@ fn a_long_pass_hands_on_the_changes_it_has_committed() {
         ws_a.our_run(&format!("a{i}"), &["failed"], Some("finished"));
         ws_b.our_run(&format!("b{i}"), &["failed"], Some("finished"));
     }
-    let filler = "build output line with nothing to find in it\n".repeat(200_000);
-    ws_a.write(".harnessgym/runs/a0/iterations/1/build.stdout.txt", &filler);
-    ws_b.write(".harnessgym/runs/b0/iterations/1/build.stdout.txt", &filler);
+    big_output(&ws_a, "a0");
+    big_output(&ws_b, "b0");
     let (_d, db) = db();
     let mut idx = harnessgym_index::Index::open(&db).unwrap();
     let reader = harnessgym_index::Index::open(&db).unwrap();

@@ -338,14 +338,16 @@ pub fn watch_main(args: WatchArgs) -> ExitCode {
         let _ = signal_hook::flag::register(sig, stop.clone());
     }
     let json = args.json;
-    // Long passes (the first one, rescans) draw the same progress as `index`, on stderr.
-    let mut bar = Bar::new();
+    // Long passes (the first one, rescans) draw the same progress as `index`, on stderr; a
+    // bar (and its clock) per pass.
+    let mut bar: Option<Bar> = None;
     let sink = move |ev: WatchEvent| {
         match &ev {
-            WatchEvent::Progress(p) => return bar.update(*p),
+            WatchEvent::Progress(p) => return bar.get_or_insert_with(Bar::new).update(*p),
             WatchEvent::Indexed(_) | WatchEvent::PassFailed(_) => {
-                bar.finish();
-                bar = Bar::new();
+                if let Some(mut b) = bar.take() {
+                    b.finish();
+                }
             }
             _ => {}
         }
